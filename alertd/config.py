@@ -1,0 +1,206 @@
+"""The configuration model (SPEC §2): pydantic models with `extra="forbid"`, env overrides.
+
+Loading (file discovery, YAML, interpolation, error reporting, cross-checks) lives in
+`alertd.loader`; this module only says what a valid config looks like.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from alertd.config_types import (
+    Duration,
+    Fraction,
+    Jitter,
+    Threshold,
+    ThresholdValue,
+    parse_decimal,
+)
+from alertd.model import Severity
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+PROVIDER_TYPES = ("browser7", "youcom", "lobstr", "srtgen", "decaptcha", "http_json")
+ProviderTypeName = Literal["browser7", "youcom", "lobstr", "srtgen", "decaptcha", "http_json"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Policy(_Strict):
+    """Keys valid in `defaults:` and in each provider (the provider's value wins)."""
+
+    interval: Duration = timedelta(minutes=5)
+    jitter: Jitter = Threshold(Decimal(10), percent=True)
+    timeout: Duration = timedelta(seconds=10)
+    failure_threshold: int = Field(default=3, ge=1)
+    repeat_interval: Duration = timedelta(hours=4)
+    notify_resolved: bool = True
+    notify: list[Name] | None = None
+    recovery_margin: ThresholdValue = Threshold(Decimal(0))
+    storage_warning: Fraction = Decimal("0.9")
+    warning: ThresholdValue | None = None
+    critical: ThresholdValue | None = None
+
+    @field_validator("interval")
+    @classmethod
+    def _at_least_one_second(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive_timeout(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be more than 0s")
+        return value
+
+    @model_validator(mode="after")
+    def _critical_below_warning(self) -> Policy:
+        warning, critical = self.warning, self.critical
+        if (
+            warning is not None
+            and critical is not None
+            and warning.percent == critical.percent
+            and critical.value >= warning.value
+        ):
+            raise ValueError(f"critical ({critical}) must be below warning ({warning})")
+        return self
+
+
+class ProviderConfig(Policy):
+    """One watched account. Type-specific rules are checked by `alertd.loader`."""
+
+    type: ProviderTypeName
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    base_url: str | None = None
+    unit: str | None = None
+    # http_json only
+    path: str | None = None
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    expression: str | None = None
+    capacity_expression: str | None = None
+    scale: Annotated[Decimal, Field(gt=0)] = Decimal(1)
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale_number(cls, value: Any) -> Decimal:
+        return parse_decimal(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    def api_key_value(self) -> str:
+        return self.api_key.get_secret_value() if self.api_key else ""
+
+
+class NotifierConfig(_Strict):
+    """Apprise URLs behind one name; `min_severity` filters what this notifier receives."""
+
+    urls: list[SecretStr] = Field(min_length=1)
+    min_severity: Literal["warning", "critical"] = "warning"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"urls": [value]}
+        if isinstance(value, list):
+            return {"urls": value}
+        return value
+
+    @property
+    def severity_floor(self) -> Severity:
+        return Severity.parse(self.min_severity)
+
+
+class HttpConfig(_Strict):
+    """The optional health and metrics listener; off unless `listen` is set."""
+
+    listen: str | None = None
+
+
+class _Layered(BaseSettings):
+    """YAML (passed as init kwargs) under environment overrides, defaults merged in."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: the environment overrides the YAML passed as init kwargs.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        """Each provider starts from `defaults` and overrides what it sets itself."""
+        if not isinstance(data, dict):
+            return data
+        defaults = data.get("defaults") or {}
+        providers = data.get("providers")
+        if not isinstance(defaults, dict) or not isinstance(providers, dict):
+            return data
+        inherited = {key: value for key, value in defaults.items() if key in Policy.model_fields}
+        merged = {
+            name: {**inherited, **body} if isinstance(body, dict) else body
+            for name, body in providers.items()
+        }
+        return {**data, "providers": merged}
+
+
+class AlertdConfig(_Layered):
+    """The whole file. Environment variables `ALERTD_A__B__C` override YAML keys."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALERTD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    defaults: Policy = Policy()
+    notifiers: dict[Name, NotifierConfig] = Field(default_factory=dict)
+    providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
+    state_file: Path | None = None
+    http: HttpConfig = HttpConfig()
+
+
+class RawLayers(_Layered):
+    """The YAML with environment overrides merged in but nothing else checked.
+
+    Used only to keep reporting problems of valid providers when another one is invalid.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALERTD_", env_nested_delimiter="__", extra="allow"
+    )
+
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    notifiers: dict[str, Any] = Field(default_factory=dict)
+    providers: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,88 @@
+"""PURE: a reading and its thresholds become one finding per check.
+
+`previous` carries each check's last severity so that a level only clears once the balance
+is above its threshold by `recovery_margin` (hysteresis: a balance hovering at the line
+does not flap). A balance is at a level when it is strictly below that level's threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from alertd.config import Policy
+from alertd.config_types import Threshold
+from alertd.model import Reading, Severity
+from alertd.units import format_money
+
+BALANCE = "balance"
+FETCH = "fetch"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The verdict on one check of one reading; `threshold` is the level it is measured by."""
+
+    check: str
+    severity: Severity
+    detail: str
+    threshold: Decimal | None = None
+
+
+def evaluate(
+    reading: Reading, policy: Policy, previous: Mapping[str, Severity] | None = None
+) -> dict[str, Finding]:
+    previous = previous or {}
+    findings = {BALANCE: _balance(reading, policy, previous.get(BALANCE, Severity.OK))}
+    for signal in reading.signals:
+        bad = signal.flagged or (
+            signal.ratio is not None and signal.ratio >= policy.storage_warning
+        )
+        findings[signal.check] = Finding(
+            signal.check, Severity.WARNING if bad else Severity.OK, signal.detail
+        )
+    return findings
+
+
+def _levels(reading: Reading, policy: Policy) -> list[tuple[Severity, Decimal]]:
+    """(severity, level in the reading's unit), worst first; unresolvable levels dropped."""
+    levels = []
+    for severity, threshold in (
+        (Severity.CRITICAL, policy.critical),
+        (Severity.WARNING, policy.warning),
+    ):
+        if threshold is not None:
+            level = threshold.resolve(reading.capacity)
+            if level is not None:
+                levels.append((severity, level))
+    return levels
+
+
+def _margin(level: Decimal, margin: Threshold) -> Decimal:
+    """`5%` is relative to the level itself; a plain number is in the provider's unit."""
+    return abs(level) * margin.value / 100 if margin.percent else margin.value
+
+
+def _balance(reading: Reading, policy: Policy, previous: Severity) -> Finding:
+    levels = _levels(reading, policy)
+    if not levels:
+        return Finding(BALANCE, Severity.OK, "no thresholds set")
+    for severity, level in levels:
+        sticky = previous >= severity and reading.amount < level + _margin(
+            level, policy.recovery_margin
+        )
+        if reading.amount < level or sticky:
+            shown = format_money(reading.money(level))
+            verb = "below" if reading.amount < level else "not yet back above"
+            if sticky and reading.amount >= level:
+                margin = _margin(level, policy.recovery_margin)
+                shown = format_money(reading.money(level + margin))
+            return Finding(BALANCE, severity, f"{verb} {severity.label} threshold {shown}", level)
+    weakest = levels[-1][1]
+    return Finding(
+        BALANCE,
+        Severity.OK,
+        f"above {levels[-1][0].label} threshold {format_money(reading.money(weakest))}",
+        weakest,
+    )

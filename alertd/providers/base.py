@@ -1,0 +1,224 @@
+"""What every provider shares: the request, the status-to-error mapping, the size cap.
+
+A provider subclass says where its endpoint is, how it authenticates, and how its body
+becomes a `Reading` (`parse`, pure: no IO, no clock). `fetch` is the only IO here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+import httpx
+
+from alertd.config import ProviderConfig
+from alertd.errors import (
+    AuthError,
+    ProviderError,
+    RateLimitedError,
+    ResponseError,
+    UnavailableError,
+)
+from alertd.model import Reading
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Provider:
+    """One configured account of one provider type."""
+
+    type_name: ClassVar[str]
+    path: ClassVar[str] = ""
+    default_base_url: ClassVar[str | None] = None
+    needs_api_key: ClassVar[bool] = True
+    reports_capacity: ClassVar[bool] = False
+
+    def __init__(self, name: str, config: ProviderConfig) -> None:
+        self.name = name
+        self.config = config
+
+    # -- what subclasses say -------------------------------------------------------------
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def parse(self, body: Any, checked_at: datetime) -> Reading:
+        """Turns a decoded JSON body into a Reading, or raises ResponseError. Pure."""
+        raise NotImplementedError
+
+    def has_capacity(self) -> bool:
+        """Whether readings carry a capacity, so that `N%` thresholds make sense."""
+        return self.reports_capacity
+
+    # -- the shared request ---------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        base = self.config.base_url or self.default_base_url or ""
+        return base.rstrip("/") + self.endpoint_path()
+
+    def endpoint_path(self) -> str:
+        return self.path
+
+    def request_headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": "alertd"}
+        if self.needs_api_key:
+            headers.update(self.auth_headers(self.config.api_key_value()))
+        return headers
+
+    async def fetch(self, client: httpx.AsyncClient, now: datetime) -> Reading:
+        """One poll, bounded as a whole by the provider's timeout (a slow drip included)."""
+        timeout = self.config.timeout.total_seconds()
+        try:
+            async with asyncio.timeout(timeout):
+                status, headers, raw = await self._get(client, seconds=timeout)
+        except TimeoutError:
+            raise UnavailableError(f"timed out after {timeout:g}s") from None
+        except httpx.TimeoutException:
+            raise UnavailableError(f"timed out after {timeout:g}s") from None
+        except httpx.HTTPError as exc:
+            raise UnavailableError(f"cannot connect: {type(exc).__name__}") from None
+        check_status(status, headers)
+        return self.parse(decode_json(raw), now)
+
+    async def _get(
+        self, client: httpx.AsyncClient, *, seconds: float
+    ) -> tuple[int, httpx.Headers, bytes]:
+        async with client.stream(
+            "GET", self.url, headers=self.request_headers(), timeout=seconds
+        ) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                raise ResponseError(f"response body over {MAX_BODY_BYTES // 1024} KiB refused")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise ResponseError(f"response body over {MAX_BODY_BYTES // 1024} KiB refused")
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
+
+
+def check_status(status: int, headers: Mapping[str, str]) -> None:
+    """Maps a non-2xx status to the error a user can act on."""
+    if 200 <= status < 300:
+        return
+    if status in (401, 403):
+        raise AuthError(f"credentials rejected (HTTP {status})")
+    if status == 429:
+        retry_after = parse_retry_after(headers.get("retry-after"))
+        hint = f", retry after {retry_after:g}s" if retry_after is not None else ""
+        raise RateLimitedError(f"rate limited (HTTP 429{hint})", retry_after)
+    if status >= 500:
+        raise UnavailableError(f"provider unavailable (HTTP {status})")
+    raise ResponseError(f"unexpected HTTP {status}")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds; the HTTP-date form is rare for APIs and is treated as absent."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 86400 else None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def decode_json(raw: bytes) -> Any:
+    """JSON with every number as Decimal (money never goes through float)."""
+    try:
+        return json.loads(
+            raw,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_no_constants,
+        )
+    except (ValueError, RecursionError):
+        snippet = raw[:40].decode("utf-8", "replace").strip()
+        kind = "HTML" if snippet.lower().startswith(("<!doctype", "<html")) else "non-JSON"
+        raise ResponseError(f"{kind} response body, not JSON") from None
+
+
+# -- helpers for parse() ---------------------------------------------------------------------
+
+
+def field(body: Any, path: str) -> Any:
+    """`body["a"]["b"]` for path `a.b`, with a ResponseError naming the missing part."""
+    current = body
+    walked: list[str] = []
+    for part in path.split("."):
+        walked.append(part)
+        if not isinstance(current, dict):
+            where = ".".join(walked[:-1]) or "body"
+            raise ResponseError(f"unexpected response: {where} is not an object")
+        if part not in current:
+            raise ResponseError(f"unexpected response: {'.'.join(walked)} missing")
+        current = current[part]
+    return current
+
+
+def number(body: Any, path: str) -> Decimal:
+    """A finite number at `path`; strings, booleans and nulls are refused."""
+    value = field(body, path)
+    return as_number(value, path)
+
+
+MAX_MAGNITUDE = Decimal("1e15")
+
+
+def as_number(value: Any, path: str) -> Decimal:
+    if isinstance(value, Decimal) and value.is_finite():
+        return _plausible(value, path)
+    shown = "null" if value is None else type(value).__name__
+    if isinstance(value, bool):
+        shown = "a boolean"
+    elif isinstance(value, str):
+        shown = "a string"
+    raise ResponseError(f"unexpected response: {path} is not a number ({shown})")
+
+
+def decimal_from_text(text: str, path: str) -> Decimal:
+    """A number sent as text, thousands separators allowed: "1,250.75"."""
+    cleaned = text.strip().replace(",", "")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ResponseError(f"unexpected response: {path} is not a number") from None
+    if not value.is_finite():
+        raise ResponseError(f"unexpected response: {path} is not a number")
+    return _plausible(value, path)
+
+
+def _plausible(value: Decimal, path: str) -> Decimal:
+    """Refuses absurd magnitudes (1e400) that no balance has and that would only break maths."""
+    if abs(value) >= MAX_MAGNITUDE:
+        raise ResponseError(f"unexpected response: {path} is implausibly large")
+    return value
+
+
+def require_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ResponseError("unexpected response: body is not a JSON object")
+    return body
+
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "Provider",
+    "ProviderError",
+    "as_number",
+    "check_status",
+    "decimal_from_text",
+    "decode_json",
+    "field",
+    "number",
+    "require_object",
+]

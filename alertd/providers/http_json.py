@@ -1,0 +1,82 @@
+"""Any other balance API from config alone: a URL, headers and a JMESPath expression.
+
+JMESPath (not JSONPath) because it has one specification with a conformance suite and a
+well-kept Python implementation, and its expressions return plain values, not match lists.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+from jmespath.parser import ParsedResult
+
+from alertd.errors import ResponseError
+from alertd.model import Reading
+from alertd.providers.base import Provider, as_number, decimal_from_text
+
+
+def compile_expression(expression: str) -> ParsedResult:
+    """Raises ValueError with JMESPath's own explanation for a malformed expression."""
+    try:
+        return jmespath.compile(expression)
+    except JMESPathError as exc:
+        raise ValueError(f"invalid JMESPath expression: {exc}") from None
+
+
+def _value(result: Any, what: str) -> Decimal:
+    if isinstance(result, str):
+        return decimal_from_text(result, what)
+    if isinstance(result, int | float) and not isinstance(result, bool):
+        return as_number(Decimal(str(result)), what)
+    if result is None:
+        raise ResponseError(f"unexpected response: {what} matched nothing")
+    return as_number(result, what)
+
+
+class HttpJson(Provider):
+    type_name = "http_json"
+    needs_api_key = False
+
+    def endpoint_path(self) -> str:
+        path = self.config.path or ""
+        return path if path.startswith("/") or not path else "/" + path
+
+    def request_headers(self) -> dict[str, str]:
+        headers = super().request_headers()
+        headers.update({k: v.get_secret_value() for k, v in self.config.headers.items()})
+        return headers
+
+    def has_capacity(self) -> bool:
+        return bool(self.config.capacity_expression)
+
+    @cached_property
+    def _balance(self) -> ParsedResult:
+        return compile_expression(self.config.expression or "")
+
+    @cached_property
+    def _capacity(self) -> ParsedResult | None:
+        expression = self.config.capacity_expression
+        return compile_expression(expression) if expression else None
+
+    def parse(self, body: Any, checked_at: datetime) -> Reading:
+        scale = self.config.scale
+        try:
+            amount = _value(self._balance.search(body), "balance expression") / scale
+            capacity = (
+                _value(self._capacity.search(body), "capacity expression") / scale
+                if self._capacity is not None
+                else None
+            )
+        except JMESPathError as exc:
+            raise ResponseError(f"unexpected response: {type(exc).__name__}") from None
+        return Reading(
+            amount=amount,
+            unit=self.config.unit or "units",
+            checked_at=checked_at,
+            capacity=capacity,
+        )

@@ -1,0 +1,60 @@
+"""Lobstr.io (scraper): remaining = available − consumed, in credits; capacity = available.
+
+Rollover and bonus credits are reported in the breakdown but not added: the docs do not
+say whether `available` includes them, and over-stating a balance is the costly mistake.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from alertd.errors import ResponseError
+from alertd.model import Reading, Signal
+from alertd.providers.base import Provider, as_number, number, require_object
+
+
+class Lobstr(Provider):
+    type_name = "lobstr"
+    path = "/v1/user/balance"
+    default_base_url = "https://api.lobstr.io"
+    reports_capacity = True
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Token {api_key}"}
+
+    def parse(self, body: Any, checked_at: datetime) -> Reading:
+        body = require_object(body)
+        available = number(body, "available")
+        consumed = number(body, "consumed")
+        breakdown = {"available": available, "consumed": consumed}
+        for optional in ("bonus_credit", "rollover_credit"):
+            if body.get(optional) is not None:
+                breakdown[optional] = as_number(body[optional], optional)
+        unpaid = body.get("has_unpaid_bill", False)
+        if not isinstance(unpaid, bool):
+            raise ResponseError("unexpected response: has_unpaid_bill is not a boolean")
+        signals = (
+            Signal(
+                check="unpaid_bill",
+                detail="unpaid bill outstanding" if unpaid else "no unpaid bill",
+                flagged=unpaid,
+            ),
+        )
+        info: dict[str, str] = {}
+        used, total = body.get("used_slots"), body.get("total_available_slots")
+        if isinstance(used, Decimal) and isinstance(total, Decimal):
+            info["slots"] = f"{used}/{total}"
+        for key in ("reset_time", "interval", "name"):
+            if isinstance(body.get(key), str):
+                info[key if key != "name" else "plan"] = body[key]
+        return Reading(
+            amount=available - consumed,
+            unit="credits",
+            checked_at=checked_at,
+            capacity=available,
+            breakdown=breakdown,
+            signals=signals,
+            info=info,
+        )

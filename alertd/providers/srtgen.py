@@ -1,0 +1,75 @@
+"""SRTGen (subtitles): `credits.totalBalance`; plan status and storage fill as extra signals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from alertd.errors import ResponseError
+from alertd.model import Reading, Signal
+from alertd.providers.base import Provider, as_number, field, number, require_object
+
+
+class SrtGen(Provider):
+    type_name = "srtgen"
+    path = "/api/v1/balance"
+    default_base_url = "https://api.srtgen.com"
+    reports_capacity = True
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"x-api-key": api_key}
+
+    def parse(self, body: Any, checked_at: datetime) -> Reading:
+        body = require_object(body)
+        total = number(body, "credits.totalBalance")
+        extra = number(body, "credits.extraCredits")
+        plans = field(body, "credits.plans")
+        if not isinstance(plans, list):
+            raise ResponseError("unexpected response: credits.plans is not a list")
+        capacity = extra
+        breakdown = {"extra": extra}
+        bad_plans: list[str] = []
+        for index, plan in enumerate(plans):
+            where = f"credits.plans[{index}]"
+            if not isinstance(plan, dict):
+                raise ResponseError(f"unexpected response: {where} is not an object")
+            name = plan.get("name") if isinstance(plan.get("name"), str) else f"plan {index + 1}"
+            capacity += as_number(plan.get("total"), f"{where}.total")
+            if plan.get("balance") is not None:
+                breakdown[str(name)] = as_number(plan["balance"], f"{where}.balance")
+            status = plan.get("status")
+            if status != "active":
+                bad_plans.append(f"{name} is {status if isinstance(status, str) else 'unknown'}")
+        signals = [
+            Signal(
+                check="plan_status",
+                detail="; ".join(bad_plans) or "all plans active",
+                flagged=bool(bad_plans),
+            )
+        ]
+        storage = body.get("storage")
+        if isinstance(storage, dict) and "usage" in storage and "limit" in storage:
+            usage = as_number(storage["usage"], "storage.usage")
+            limit = as_number(storage["limit"], "storage.limit")
+            if limit > 0:
+                shown = (
+                    f"{storage.get('formattedUsage')} of {storage.get('formattedLimit')}"
+                    if storage.get("formattedUsage") and storage.get("formattedLimit")
+                    else f"{usage} of {limit} bytes"
+                )
+                ratio = usage / limit
+                signals.append(
+                    Signal(
+                        check="storage",
+                        detail=f"storage {shown} used ({ratio * 100:.0f}%)",
+                        ratio=ratio,
+                    )
+                )
+        return Reading(
+            amount=total,
+            unit="credits",
+            checked_at=checked_at,
+            capacity=capacity,
+            breakdown=breakdown,
+            signals=tuple(signals),
+        )

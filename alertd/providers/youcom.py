@@ -1,0 +1,23 @@
+"""You.com (search API): `data.attributes.balance` in cents, possibly fractional (718924.5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from alertd.model import Reading
+from alertd.providers.base import Provider, number, require_object
+
+
+class YouCom(Provider):
+    type_name = "youcom"
+    path = "/v1/billing/account_balance"
+    default_base_url = "https://api.you.com"
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"X-API-Key": api_key}
+
+    def parse(self, body: Any, checked_at: datetime) -> Reading:
+        cents = number(require_object(body), "data.attributes.balance")
+        return Reading(amount=cents / Decimal(100), unit="USD", checked_at=checked_at)

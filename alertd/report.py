@@ -1,0 +1,104 @@
+"""PURE: what `alertd check` shows, and its Nagios exit code, from poll results."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from alertd.evaluate import BALANCE, Finding
+from alertd.model import Severity
+from alertd.poll import PollResult
+from alertd.units import format_money
+
+
+class Status(enum.IntEnum):
+    """Nagios plugin codes; `rank` orders them as SPEC §4: critical > unknown > warning > ok."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+    @property
+    def rank(self) -> int:
+        return {Status.OK: 0, Status.WARNING: 1, Status.UNKNOWN: 2, Status.CRITICAL: 3}[self]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    provider: str
+    type: str
+    status: Status
+    balance: str
+    unit: str
+    detail: str
+    data: Mapping[str, Any]
+
+
+def row(provider_type: str, result: PollResult, findings: Mapping[str, Finding] | None) -> Row:
+    if result.reading is None or findings is None:
+        reason = result.error.reason if result.error else "no reading"
+        return Row(
+            result.provider,
+            provider_type,
+            Status.UNKNOWN,
+            "-",
+            "-",
+            f"cannot check: {reason}",
+            {"error": reason},
+        )
+    reading = result.reading
+    worst = max(f.severity for f in findings.values())
+    bad = [f.detail for f in findings.values() if f.severity > Severity.OK]
+    detail = "; ".join(bad) if bad else findings[BALANCE].detail
+    data: dict[str, Any] = {
+        "balance": str(reading.amount),
+        "display": format_money(reading.money()),
+        "capacity": None if reading.capacity is None else str(reading.capacity),
+        "breakdown": {k: str(v) for k, v in reading.breakdown.items()},
+        "info": dict(reading.info),
+        "checks": {
+            name: {"severity": f.severity.label, "detail": f.detail} for name, f in findings.items()
+        },
+    }
+    return Row(
+        result.provider,
+        provider_type,
+        Status(int(worst)),
+        format_money(reading.money()),
+        reading.unit,
+        detail,
+        data,
+    )
+
+
+def overall(rows: Iterable[Row]) -> Status:
+    return max((r.status for r in rows), key=lambda s: s.rank, default=Status.OK)
+
+
+def as_json(rows: Iterable[Row]) -> list[dict[str, Any]]:
+    return [
+        {
+            "provider": r.provider,
+            "type": r.type,
+            "status": r.status.name,
+            "unit": None if r.unit == "-" else r.unit,
+            "detail": r.detail,
+            **r.data,
+        }
+        for r in rows
+    ]
+
+
+def as_table(rows: Iterable[Row]) -> str:
+    header = ("PROVIDER", "BALANCE", "UNIT", "STATUS", "DETAIL")
+    lines = [header] + [(r.provider, r.balance, r.unit, r.status.name, r.detail) for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
+        + "  "
+        + line[-1]
+        for line in lines
+    )

@@ -1,0 +1,38 @@
+"""How amounts are shown to people: `$17.00 (1,700 renders)`, `8,450 credits`, `-$3.00`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from alertd.model import Money
+
+_CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def _group(value: Decimal, min_places: int) -> str:
+    """Thousands separators, at least `min_places` decimals, never scientific notation."""
+    exponent = value.normalize().as_tuple().exponent
+    places = min_places
+    if isinstance(exponent, int) and exponent < 0:
+        places = max(min_places, -exponent)
+    return f"{value:,.{places}f}"
+
+
+def format_amount(amount: Decimal, unit: str) -> str:
+    """One amount in one unit; currencies get a symbol and cents, other units stay plain."""
+    sign = "-" if amount < 0 else ""
+    magnitude = abs(amount)
+    symbol = _CURRENCY_SYMBOLS.get(unit.upper())
+    if symbol is not None:
+        return f"{sign}{symbol}{_group(magnitude, 2)}"
+    if len(unit) == 3 and unit.isupper():
+        return f"{sign}{_group(magnitude, 2)} {unit}"
+    return f"{sign}{_group(magnitude, 0)} {unit}"
+
+
+def format_money(money: Money) -> str:
+    """The amount, plus its second reading in parentheses where the provider has one."""
+    text = format_amount(money.amount, money.unit)
+    if money.alt_per_unit is not None and money.alt_unit:
+        text += f" ({format_amount(money.amount * money.alt_per_unit, money.alt_unit)})"
+    return text
