@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub.add_parser("validate", parents=[common], help="check the config and report every problem")
+    sub.add_parser("run", parents=[common], help="run the daemon (stops cleanly on SIGTERM/SIGINT)")
+    notify_test = sub.add_parser(
+        "notify-test", parents=[common], help="send a test message through each notifier"
+    )
+    notify_test.add_argument("names", nargs="*", metavar="NAME", help="only these notifiers")
     return parser
 
 
@@ -120,9 +125,61 @@ def cmd_check(args: argparse.Namespace) -> int:
     return int(overall(rows))
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        settings = _load(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    from alertd.scheduler import Daemon
+
+    return asyncio.run(Daemon(settings).run())
+
+
+async def _notify_test(settings: Settings, names: list[str]) -> list[tuple[str, int, bool]]:
+    from alertd.notify.dispatch import Dispatcher
+    from alertd.notify.render import probe_message
+
+    dispatcher = Dispatcher(settings.config.notifiers)
+    jobs = [(name, index) for name in names for index in dispatcher.urls_of(name)]
+    sent = await asyncio.gather(
+        *(dispatcher.send_once(n, i, probe_message(n, utcnow())) for n, i in jobs)
+    )
+    return [(n, i, ok) for (n, i), ok in zip(jobs, sent, strict=True)]
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    try:
+        settings = _load(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    from alertd.notify_urls import privacy_form
+
+    notifiers = settings.config.notifiers
+    unknown = [n for n in args.names if n not in notifiers]
+    if unknown:
+        print(
+            f"unknown notifier(s): {', '.join(unknown)}; known: {', '.join(notifiers) or 'none'}",
+            file=sys.stderr,
+        )
+        return 1
+    names = args.names or list(notifiers)
+    if not names:
+        print(f"{settings.path}: no notifiers configured", file=sys.stderr)
+        return 1
+    results = asyncio.run(_notify_test(settings, names))
+    for name, index, ok in results:
+        url = privacy_form(notifiers[name].urls[index])
+        print(f"{name}: {'delivered' if ok else 'FAILED'} ({url})")
+    return 0 if all(ok for _, _, ok in results) else 1
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "validate": cmd_validate,
+    "run": cmd_run,
+    "notify-test": cmd_notify_test,
 }
 
 

@@ -78,8 +78,10 @@ class Provider:
             raise UnavailableError(f"timed out after {timeout:g}s") from None
         except httpx.TimeoutException:
             raise UnavailableError(f"timed out after {timeout:g}s") from None
+        except httpx.ConnectError:
+            raise UnavailableError("cannot connect (refused or unreachable)") from None
         except httpx.HTTPError as exc:
-            raise UnavailableError(f"cannot connect: {type(exc).__name__}") from None
+            raise UnavailableError(f"transport error ({type(exc).__name__})") from None
         check_status(status, headers)
         return self.parse(decode_json(raw), now)
 

@@ -1,0 +1,211 @@
+"""One poll, end to end: fetch → evaluate → step → notify → persist. The IO around the core.
+
+Deliveries run as their own tasks, so a slow or failing notifier never holds up polling.
+A delivery updates the notification log only after it went out; one that gives up leaves
+the log as it was, so the next poll decides again: an alert is never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+
+from alertd.cycle import Planned, advance, destinations, plan, policy_of
+from alertd.errors import RateLimitedError
+from alertd.evaluate import BALANCE, Finding
+from alertd.loader import Settings
+from alertd.model import Reading, Severity
+from alertd.notify.dispatch import Dispatcher
+from alertd.notify.render import Alert, Message, render
+from alertd.observability.logging import get_logger
+from alertd.poll import PollResult, poll
+from alertd.state import CheckState, record_sent
+
+DeliveryKey = tuple[str, str, str]  # provider, check, destination key
+
+
+@dataclass(frozen=True, slots=True)
+class _InFlight:
+    task: asyncio.Task[None]
+    severity: Severity
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient,
+        dispatcher: Dispatcher,
+        clock: Callable[[], datetime],
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self.on_change = on_change
+        self.checks: dict[str, dict[str, CheckState]] = {}
+        self.readings: dict[str, Reading] = {}
+        self.findings: dict[str, dict[str, Finding]] = {}
+        self.last_poll: dict[str, PollResult] = {}
+        self.not_before: dict[str, datetime] = {}
+        self.counters: Counter[str] = Counter()
+        self._inflight: dict[DeliveryKey, _InFlight] = {}
+        self.observers: list[Callable[[str, PollResult], None]] = []
+        self.delivery_observers: list[Callable[[str, str, str, bool, float], None]] = []
+
+    # -- polling ------------------------------------------------------------------------------
+    async def poll_provider(self, name: str) -> None:
+        log = get_logger(provider=name)
+        provider = self.settings.providers.get(name)
+        if provider is None:
+            return
+        now = self.clock()
+        if name in self.not_before and now < self.not_before[name]:
+            log.info(
+                "poll_deferred", reason="rate limited", until=self.not_before[name].isoformat()
+            )
+            return
+        result = await poll(provider, self.client, self.clock)
+        self._apply(name, result)
+
+    def _apply(self, name: str, result: PollResult) -> None:
+        log = get_logger(provider=name)
+        cfg = self.settings.config.providers[name]
+        error = result.error
+        if isinstance(error, RateLimitedError) and error.retry_after:
+            self.not_before[name] = result.checked_at + timedelta(seconds=error.retry_after)
+        previous = self.checks.get(name, {})
+        checks, findings = advance(previous, result.reading, error, cfg, result.checked_at)
+        self.checks[name] = checks
+        self.last_poll[name] = result
+        if result.reading is not None:
+            self.readings[name] = result.reading
+            self.findings[name] = findings
+        self.counters["polls_ok" if result.reading else "polls_failed"] += 1
+        worst = max(state.severity for state in checks.values())
+        if result.reading is not None:
+            log.info(
+                "poll",
+                duration_ms=round(result.duration * 1000, 1),
+                balance=str(result.reading.amount),
+                unit=result.reading.unit,
+                severity=worst.label,
+            )
+        else:
+            log.warning(
+                "poll_failed",
+                duration_ms=round(result.duration * 1000, 1),
+                error=error.reason if error else "unknown",
+                failures=checks["fetch"].failures,
+                severity=worst.label,
+            )
+        for observer in self.observers:
+            observer(name, result)
+        routes = destinations(self.settings.config, name)
+        due = plan(checks, routes, policy_of(cfg), result.checked_at, result.reading is not None)
+        for planned in due:
+            self._act(name, planned, result.checked_at)
+        if previous != checks:
+            self.on_change()
+
+    # -- notifying ------------------------------------------------------------------------------
+    def _act(self, provider: str, planned: Planned, now: datetime) -> None:
+        key = (provider, planned.check, planned.destination.key)
+        decision = planned.decision
+        if not decision.deliver:
+            self._record(key, decision.severity, now)
+            get_logger(provider=provider).info(
+                "notification_skipped",
+                check=planned.check,
+                reason=decision.reason.value,
+                why="notify_resolved is off",
+                notifier=planned.destination.notifier,
+            )
+            return
+        running = self._inflight.get(key)
+        if running is not None:
+            if running.severity == decision.severity:
+                return  # the same news is already being delivered (and retried)
+            running.task.cancel()
+        message = render(self._alert(provider, planned, now))
+        task = asyncio.create_task(self._deliver(key, planned, message))
+        self._inflight[key] = _InFlight(task, decision.severity)
+
+    def _alert(self, provider: str, planned: Planned, now: datetime) -> Alert:
+        state = self.checks[provider][planned.check]
+        finding = self.findings.get(provider, {}).get(planned.check)
+        sent = state.sent.get(planned.destination.key)
+        return Alert(
+            provider=provider,
+            provider_type=self.settings.config.providers[provider].type,
+            check=planned.check,
+            reason=planned.decision.reason,
+            severity=planned.decision.severity,
+            previous=sent.severity if sent else Severity.OK,
+            detail=state.detail,
+            now=now,
+            reading=self.readings.get(provider),
+            threshold=finding.threshold if finding and planned.check == BALANCE else None,
+            failures=state.failures,
+            since=state.since,
+        )
+
+    async def _deliver(self, key: DeliveryKey, planned: Planned, message: Message) -> None:
+        provider, check, _ = key
+        route = planned.destination
+        log = get_logger(provider=provider)
+        started = asyncio.get_running_loop().time()
+        try:
+            ok = await self.dispatcher.deliver(
+                route.notifier,
+                route.url_index,
+                message,
+                on_failure=lambda: self.counters.update(["notifications_failed_attempts"]),
+            )
+        finally:
+            current = self._inflight.get(key)
+            if current is not None and current.task is asyncio.current_task():
+                del self._inflight[key]
+        elapsed = asyncio.get_running_loop().time() - started
+        fields = {
+            "check": check,
+            "reason": planned.decision.reason.value,
+            "severity": planned.decision.severity.label,
+            "notifier": route.notifier,
+            "url_index": route.url_index,
+            "title": message.title,
+        }
+        for observer in self.delivery_observers:
+            observer(provider, route.notifier, planned.decision.reason.value, ok, elapsed)
+        if ok:
+            self.counters["notifications_sent"] += 1
+            self._record(key, planned.decision.severity, self.clock())
+            log.info("notification_sent", **fields)
+        else:
+            self.counters["notifications_failed"] += 1
+            log.error("notification_failed", attempts=self.dispatcher.retry.attempts, **fields)
+
+    def _record(self, key: DeliveryKey, severity: Severity, at: datetime) -> None:
+        provider, check, destination = key
+        state = self.checks.get(provider, {}).get(check)
+        if state is None:
+            return  # the provider was removed by a reload meanwhile
+        self.checks[provider][check] = record_sent(state, destination, severity, at)
+        self.on_change()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def pending_deliveries(self) -> list[asyncio.Task[None]]:
+        return [flight.task for flight in self._inflight.values()]
+
+    def forget(self, providers: Mapping[str, object]) -> None:
+        """Drops the state of providers no longer configured (after a reload)."""
+        for name in list(self.checks):
+            if name not in providers:
+                for store in (self.checks, self.readings, self.findings, self.last_poll):
+                    store.pop(name, None)

@@ -1,0 +1,1 @@
+"""Notifications: pure rendering (`render`) and Apprise delivery with retries (`dispatch`)."""

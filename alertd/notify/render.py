@@ -1,0 +1,120 @@
+"""PURE: an alert becomes a title, a body and an Apprise notify type (SPEC §3).
+
+The title names severity, provider and what happened; the body states the balance in its
+unit, the threshold, the breakdown, and when it was checked. Golden tests pin the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from alertd.evaluate import BALANCE, FETCH
+from alertd.model import Reading, Severity
+from alertd.state import Reason
+from alertd.units import format_money
+
+NOTIFY_TYPES = {
+    Severity.WARNING: "warning",
+    Severity.CRITICAL: "failure",
+    Severity.OK: "success",
+}
+INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Everything a message says, gathered by the engine from state and the last reading."""
+
+    provider: str
+    provider_type: str
+    check: str
+    reason: Reason
+    severity: Severity
+    previous: Severity
+    detail: str
+    now: datetime
+    reading: Reading | None = None
+    threshold: Decimal | None = None
+    failures: int = 0
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    title: str
+    body: str
+    notify_type: str
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _headline(alert: Alert) -> str:
+    level = alert.severity.label
+    if alert.check == FETCH:
+        if alert.reason is Reason.RESOLVED:
+            return "balance can be checked again"
+        return "cannot check balance" + (" (still)" if alert.reason is Reason.REMINDER else "")
+    if alert.check == BALANCE:
+        amount = format_money(alert.reading.money()) if alert.reading else "unknown"
+        return {
+            Reason.FIRST: f"balance {amount} below {level} threshold",
+            Reason.ESCALATED: f"balance {amount} fell below {level} threshold",
+            Reason.IMPROVED: f"balance {amount} improved, still below {level} threshold",
+            Reason.REMINDER: f"balance {amount} still below {level} threshold",
+            Reason.RESOLVED: f"balance {amount} back above threshold",
+        }.get(alert.reason, f"balance {amount}")
+    name = alert.check.replace("_", " ")
+    if alert.reason is Reason.RESOLVED:
+        return f"{name} back to normal"
+    return alert.detail + (" (still)" if alert.reason is Reason.REMINDER else "")
+
+
+def render(alert: Alert) -> Message:
+    tag = "RESOLVED" if alert.reason is Reason.RESOLVED else alert.severity.name
+    title = f"[{tag}] {alert.provider}: {_headline(alert)}"
+    lines = [
+        f"Provider: {alert.provider} ({alert.provider_type})",
+        f"Check: {alert.check}",
+        f"Severity: {alert.severity.label} (was {alert.previous.label})",
+        f"Reason: {alert.reason.value}",
+    ]
+    reading = alert.reading
+    if alert.check == FETCH:
+        lines.append(f"Problem: {alert.detail}")
+        if alert.failures and alert.reason is not Reason.RESOLVED:
+            lines.append(f"Consecutive failed polls: {alert.failures}")
+        if reading is not None:
+            prefix = "Balance" if alert.reason is Reason.RESOLVED else "Last known balance"
+            lines.append(f"{prefix}: {format_money(reading.money())}")
+    elif reading is not None:
+        lines.append(f"Balance: {format_money(reading.money())}")
+        if alert.check == BALANCE and alert.threshold is not None:
+            lines.append(f"Threshold: {format_money(reading.money(alert.threshold))}")
+        if alert.check != BALANCE or alert.reason is Reason.RESOLVED:
+            lines.append(f"Detail: {alert.detail}")
+        if reading.capacity is not None:
+            lines.append(f"Capacity: {format_money(reading.money(reading.capacity))}")
+        if reading.breakdown:
+            parts = [f"{k} {format_money(reading.money(v))}" for k, v in reading.breakdown.items()]
+            lines.append("Breakdown: " + ", ".join(parts))
+        for key, value in reading.info.items():
+            lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+    if alert.since is not None and alert.reason is not Reason.RESOLVED:
+        lines.append(f"Since: {_when(alert.since)}")
+    checked = reading.checked_at if reading is not None and alert.check != FETCH else alert.now
+    lines.append(f"Checked at: {_when(checked)}")
+    notify_type = NOTIFY_TYPES[Severity.OK if alert.reason is Reason.RESOLVED else alert.severity]
+    return Message(title, "\n".join(lines), notify_type)
+
+
+def probe_message(notifier: str, now: datetime) -> Message:
+    """What `alertd notify-test` sends."""
+    return Message(
+        f"[TEST] alertd notifier '{notifier}' works",
+        f"This is a test message from alertd through notifier '{notifier}'.\nSent at: {_when(now)}",
+        INFO,
+    )
