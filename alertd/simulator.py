@@ -1,0 +1,271 @@
+"""Simulated balance APIs of the five providers, in their documented shapes, on 127.0.0.1.
+
+Serves `alertd demo`, the end-to-end tests and the benchmark. Each account lives under
+`/<account>/` so one server holds many: its base_url is `http://127.0.0.1:PORT/<account>`.
+The documented auth header is checked (401 on a wrong key). `POST /_control/<account>`
+with a JSON object changes an account while it runs: balance, status, hang, delay,
+body (raw text), unpaid_bill, plan_status, storage_ratio.
+
+Run alone: `python -m alertd.simulator --accounts 1000 --port 0 --config-out sim.yaml`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from alertd.httpserver import Request, Response, bound_port, serve
+
+TYPES = ("browser7", "youcom", "lobstr", "srtgen", "decaptcha")
+PATHS = {
+    "browser7": "/v1/account/balance",
+    "youcom": "/v1/billing/account_balance",
+    "lobstr": "/v1/user/balance",
+    "srtgen": "/api/v1/balance",
+    "decaptcha": "/api/balance",
+}
+
+
+def _auth_ok(kind: str, headers: dict[str, str] | Any, key: str) -> bool:
+    expected = {
+        "browser7": ("authorization", f"Bearer {key}"),
+        "youcom": ("x-api-key", key),
+        "lobstr": ("authorization", f"Token {key}"),
+        "srtgen": ("x-api-key", key),
+        "decaptcha": ("x-api-key", key),
+    }[kind]
+    return bool(headers.get(expected[0]) == expected[1])
+
+
+@dataclass
+class Account:
+    """One simulated account. `balance` is in the unit alertd reports (USD or credits)."""
+
+    name: str
+    type: str
+    api_key: str
+    balance: Decimal
+    capacity: Decimal = Decimal(10000)
+    status: int = 200
+    hang: bool = False
+    delay: float = 0.0
+    body: str | None = None
+    unpaid_bill: bool = False
+    plan_status: str = "active"
+    storage_ratio: Decimal = Decimal("0.02")
+    requests: int = field(default=0)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        known = {f.name: f for f in fields(self)}
+        for key, value in changes.items():
+            if key not in known or key in ("name", "type", "requests"):
+                raise KeyError(key)
+            current = getattr(self, key)
+            if isinstance(current, Decimal):
+                value = Decimal(str(value))
+            setattr(self, key, value)
+
+    def payload(self) -> dict[str, Any]:
+        """The documented response body for this account's current balance."""
+        b = self.balance
+        if self.type == "browser7":
+            cents = int(b * 100)
+            return {
+                "totalBalanceCents": cents,
+                "totalBalanceFormatted": f"${b:,.2f}",
+                "breakdown": {
+                    "paid": {"cents": cents, "formatted": f"${b:,.2f}"},
+                    "free": {"cents": 0, "formatted": "$0.00"},
+                    "bonus": {"cents": 0, "formatted": "$0.00"},
+                },
+            }
+        if self.type == "youcom":
+            return {
+                "data": {
+                    "type": "account",
+                    "id": f"acct_{self.name}",
+                    "attributes": {"balance": float(b * 100)},
+                }
+            }
+        if self.type == "lobstr":
+            return {
+                "id": "price_sim",
+                "object": "plan",
+                "name": "Simulated",
+                "available": int(self.capacity),
+                "consumed": int(self.capacity - b),
+                "bonus_credit": 0,
+                "rollover_credit": 0,
+                "rollover_credit_expires_at": None,
+                "interval": "monthly",
+                "used_slots": 1,
+                "total_available_slots": 20,
+                "has_unpaid_bill": self.unpaid_bill,
+                "reset_time": "2026-12-01T00:00:00Z",
+            }
+        if self.type == "srtgen":
+            limit = 10737418240
+            return {
+                "success": True,
+                "user": {"name": "Sim", "email": "sim@example.com"},
+                "credits": {
+                    "totalBalance": int(b),
+                    "totalMonthlyCredits": int(self.capacity),
+                    "extraCredits": 0,
+                    "plans": [
+                        {
+                            "id": "starter",
+                            "name": "Starter Plan",
+                            "status": self.plan_status,
+                            "balance": int(b),
+                            "total": int(self.capacity),
+                            "resetTime": "2026-12-01T00:00:00.000Z",
+                        }
+                    ],
+                },
+                "storage": {
+                    "usage": int(limit * self.storage_ratio),
+                    "limit": limit,
+                    "formattedUsage": f"{float(self.storage_ratio) * 10:.1f} GB",
+                    "formattedLimit": "10 GB",
+                },
+                "updatedAt": "2026-11-21T00:00:00.000Z",
+            }
+        return {"isSuccess": True, "statusCode": 200, "errorMessage": None, "data": f"{b:,.2f}"}
+
+
+class Simulator:
+    def __init__(self, accounts: list[Account] | None = None) -> None:
+        self.accounts: dict[str, Account] = {a.name: a for a in accounts or []}
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    def add(self, account: Account) -> Account:
+        self.accounts[account.name] = account
+        return account
+
+    def base_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    async def start(self, port: int = 0) -> int:
+        self.server = await serve(self.handle, "127.0.0.1", port)
+        self.port = bound_port(self.server)
+        return self.port
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+    async def handle(self, request: Request) -> Response:
+        if request.path.startswith("/_control"):
+            return self._control(request)
+        name, path = _split(request.path)
+        account = self.accounts.get(name)
+        if account is None or PATHS[account.type] != path:
+            return Response.json({"detail": "not found"}, status=404)
+        account.requests += 1
+        if account.hang:
+            await asyncio.sleep(3600)
+        if account.delay:
+            await asyncio.sleep(account.delay)
+        if not _auth_ok(account.type, request.headers, account.api_key):
+            return Response.json({"detail": "invalid API key"}, status=401)
+        if account.status != 200:
+            extra = {"Retry-After": "30"} if account.status == 429 else {}
+            return Response.json({"detail": "simulated failure"}, account.status, **extra)
+        if account.body is not None:
+            return Response(200, account.body.encode(), content_type="text/html")
+        return Response.json(account.payload())
+
+    def _control(self, request: Request) -> Response:
+        name = request.path.removeprefix("/_control").strip("/")
+        if not name:
+            return Response.json({n: _describe(a) for n, a in self.accounts.items()})
+        account = self.accounts.get(name)
+        if account is None:
+            return Response.json({"error": f"no account {name}"}, status=404)
+        if request.method in ("POST", "PUT"):
+            try:
+                account.update(request.json())
+            except (KeyError, ValueError) as exc:
+                return Response.json({"error": f"bad change: {exc}"}, status=400)
+        return Response.json(_describe(account))
+
+
+def _split(path: str) -> tuple[str, str]:
+    """`/acct/v1/x` -> ("acct", "/v1/x")."""
+    name, _, rest = path.lstrip("/").partition("/")
+    return name, "/" + rest
+
+
+def _describe(account: Account) -> dict[str, Any]:
+    return {
+        "type": account.type,
+        "balance": str(account.balance),
+        "status": account.status,
+        "hang": account.hang,
+        "requests": account.requests,
+    }
+
+
+def default_balance(kind: str) -> Decimal:
+    return Decimal(100) if kind in ("browser7", "youcom", "decaptcha") else Decimal(8000)
+
+
+def fleet(count: int, key_prefix: str = "sim-key") -> list[Account]:
+    """`count` accounts cycling through the five types, healthy balances."""
+    accounts = []
+    for index in range(count):
+        kind = TYPES[index % len(TYPES)]
+        name = f"{kind}-{index:04d}"
+        accounts.append(Account(name, kind, f"{key_prefix}-{index}", default_balance(kind)))
+    return accounts
+
+
+def config_yaml(sim: Simulator, **defaults: Any) -> str:
+    """A config watching every account, with thresholds at 20% and 5% of the default balance."""
+    lines = ["defaults:"]
+    lines += [f"  {k}: {json.dumps(v)}" for k, v in defaults.items()]
+    lines.append("providers:")
+    for account in sim.accounts.values():
+        healthy = default_balance(account.type)
+        lines += [
+            f"  {account.name}:",
+            f"    type: {account.type}",
+            f"    api_key: {account.api_key}",
+            f"    base_url: {sim.base_url(account.name)}",
+            f"    warning: {healthy * Decimal('0.2')}",
+            f"    critical: {healthy * Decimal('0.05')}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+async def _main(args: argparse.Namespace) -> None:
+    sim = Simulator(fleet(args.accounts))
+    port = await sim.start(args.port)
+    if args.config_out:
+        text = config_yaml(sim, interval=args.interval, jitter=0)
+        await asyncio.to_thread(Path(args.config_out).write_text, text)
+    print(json.dumps({"listening": f"127.0.0.1:{port}", "accounts": args.accounts}), flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m alertd.simulator")
+    parser.add_argument("--accounts", type=int, default=5)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--interval", default="60s")
+    parser.add_argument("--config-out", metavar="PATH", help="write a config watching the fleet")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    main()
