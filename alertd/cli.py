@@ -133,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     from alertd.scheduler import Daemon
 
-    return asyncio.run(Daemon(settings).run())
+    return asyncio.run(Daemon(settings, config_arg=args.config).run())
 
 
 async def _notify_test(settings: Settings, names: list[str]) -> list[tuple[str, int, bool]]:

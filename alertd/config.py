@@ -140,6 +140,15 @@ class HttpConfig(_Strict):
 
     listen: str | None = None
 
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            from alertd.listener import parse_listen
+
+            parse_listen(value)
+        return value
+
 
 class _Layered(BaseSettings):
     """YAML (passed as init kwargs) under environment overrides, defaults merged in."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,7 +56,7 @@ class Engine:
         self.not_before: dict[str, datetime] = {}
         self.counters: Counter[str] = Counter()
         self._inflight: dict[DeliveryKey, _InFlight] = {}
-        self.observers: list[Callable[[str, PollResult], None]] = []
+        self.observers: list[Callable[[str, PollResult, dict[str, CheckState]], None]] = []
         self.delivery_observers: list[Callable[[str, str, str, bool, float], None]] = []
 
     # -- polling ------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ class Engine:
                 severity=worst.label,
             )
         for observer in self.observers:
-            observer(name, result)
+            observer(name, result, checks)
         routes = destinations(self.settings.config, name)
         due = plan(checks, routes, policy_of(cfg), result.checked_at, result.reading is not None)
         for planned in due:
@@ -203,9 +203,7 @@ class Engine:
     def pending_deliveries(self) -> list[asyncio.Task[None]]:
         return [flight.task for flight in self._inflight.values()]
 
-    def forget(self, providers: Mapping[str, object]) -> None:
-        """Drops the state of providers no longer configured (after a reload)."""
-        for name in list(self.checks):
-            if name not in providers:
-                for store in (self.checks, self.readings, self.findings, self.last_poll):
-                    store.pop(name, None)
+    def drop(self, name: str) -> None:
+        """Forgets a provider's state: removed by a reload, or now watching another account."""
+        for store in (self.checks, self.readings, self.findings, self.last_poll, self.not_before):
+            store.pop(name, None)

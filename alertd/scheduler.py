@@ -1,4 +1,4 @@
-"""The daemon: APScheduler wiring, signals and a clean stop (GUIDE: APScheduler 3.11).
+"""The daemon: APScheduler wiring, state file, listener, signals, reload and a clean stop.
 
 One job per provider on its own interval. The first poll of each provider runs at start,
 spread by a random offset within its jitter; later polls keep a fixed interval from there
@@ -16,14 +16,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.interval import IntervalTrigger
 
 from alertd.config import ProviderConfig
 from alertd.engine import Engine
+from alertd.errors import ConfigError
 from alertd.http import make_client
-from alertd.loader import Settings
+from alertd.listener import start_listener
+from alertd.loader import Settings, load
 from alertd.notify.dispatch import Dispatcher, RetryPolicy
-from alertd.observability.logging import get_logger
+from alertd.observability import logging as logs
+from alertd.observability.health import Health, assess
+from alertd.observability.metrics import Metrics
+from alertd.poll import PollResult
+from alertd.state import CheckState
+from alertd.store import StateFile
 
 STOP_GRACE_SECONDS = 10.0
 
@@ -37,6 +45,16 @@ def first_run_offset(cfg: ProviderConfig, rng: random.Random) -> timedelta:
     return timedelta(seconds=rng.uniform(0, min(spread, interval)))
 
 
+def same_account(old: ProviderConfig, new: ProviderConfig) -> bool:
+    """Whether a changed provider still watches the same account, so its alert state holds."""
+    return (old.type, old.base_url, old.api_key, old.path) == (
+        new.type,
+        new.base_url,
+        new.api_key,
+        new.path,
+    )
+
+
 class Daemon:
     def __init__(
         self,
@@ -44,16 +62,24 @@ class Daemon:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        config_arg: str | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
+        self.config_arg = config_arg
         self.stopping = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
         self.engine: Engine | None = None
+        self.metrics = Metrics()
+        self.watched_since: dict[str, datetime] = {}
+        path = settings.config.state_file
+        self.state_file = StateFile(path) if path else None
+        self._save_pending = False
         self._polls: set[asyncio.Task[None]] = set()
-        self.log = get_logger()
+        self._reloading: asyncio.Task[bool] | None = None
+        self.log = logs.get_logger()
 
     # -- jobs -------------------------------------------------------------------------------
     async def _job(self, name: str) -> None:
@@ -63,33 +89,137 @@ class Daemon:
         try:
             await self.engine.poll_provider(name)
         except Exception:  # one provider's bug never stops the others
-            get_logger(provider=name).exception("poll_job_crashed")
+            logs.get_logger(provider=name).exception("poll_job_crashed")
         finally:
             self._polls.discard(task)
 
-    def schedule(self, name: str, cfg: ProviderConfig, first_run: datetime | None = None) -> None:
+    def schedule(self, name: str, cfg: ProviderConfig) -> None:
         assert self.scheduler is not None
-        start = first_run or self.clock() + first_run_offset(cfg, self.rng)
+        self.watched_since[name] = self.clock()
         self.scheduler.add_job(
             self._job,
             IntervalTrigger(seconds=cfg.interval.total_seconds(), timezone=UTC),
             args=[name],
             id=name,
             name=f"poll {name}",
-            next_run_time=start,
+            next_run_time=self.clock() + first_run_offset(cfg, self.rng),
             replace_existing=True,
         )
+
+    # -- observers ------------------------------------------------------------------------------
+    def _on_poll(self, name: str, result: PollResult, checks: dict[str, CheckState]) -> None:
+        cfg = self.settings.config.providers.get(name)
+        if cfg is not None:
+            self.metrics.on_poll(name, cfg.type, result, checks)
+
+    def _on_delivery(self, provider: str, notifier: str, reason: str, ok: bool, s: float) -> None:
+        self.metrics.on_delivery(notifier, reason, ok, s)
+
+    def health(self) -> Health:
+        running = (
+            self.scheduler is not None
+            and self.scheduler.state == STATE_RUNNING
+            and not self.stopping.is_set()
+        )
+        readings = self.engine.readings if self.engine else {}
+        last_success = {name: reading.checked_at for name, reading in readings.items()}
+        intervals = {n: c.interval for n, c in self.settings.config.providers.items()}
+        return assess(running, intervals, last_success, self.watched_since, self.clock())
+
+    # -- state file ------------------------------------------------------------------------------
+    def _persist_soon(self) -> None:
+        """Coalesces the changes of one loop turn into one atomic write."""
+        if self.state_file is None or self._save_pending:
+            return
+        self._save_pending = True
+        asyncio.get_running_loop().call_soon(self._persist)
+
+    def _persist(self) -> None:
+        self._save_pending = False
+        if self.state_file is None or self.engine is None:
+            return
+        try:
+            self.state_file.save(self.engine.checks, self.clock())
+        except OSError as exc:
+            self.log.error(
+                "state_file_write_failed",
+                path=str(self.state_file.path),
+                error=exc.strerror or type(exc).__name__,
+            )
+
+    def _restore(self, engine: Engine) -> None:
+        if self.state_file is None:
+            return
+        states, problem = self.state_file.load(self.clock())
+        if problem:
+            self.log.error("state_file_unusable", problem=problem)
+        kept = {name: s for name, s in states.items() if name in self.settings.providers}
+        engine.checks.update(kept)
+        self.log.info("state_restored", path=str(self.state_file.path), providers=len(kept))
+
+    # -- reload ---------------------------------------------------------------------------------
+    def _request_reload(self) -> None:
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.create_task(self.reload())
+
+    async def reload(self) -> bool:
+        """SIGHUP: apply a new config, or refuse it and keep running the old one."""
+        assert self.engine is not None and self.scheduler is not None
+        try:
+            new = await asyncio.to_thread(load, self.config_arg or self.settings.path)
+        except ConfigError as exc:
+            self.log.error("reload_refused", problems=exc.problems)
+            return False
+        old = self.settings
+        old_cfg, new_cfg = old.config.providers, new.config.providers
+        removed = [n for n in old_cfg if n not in new_cfg]
+        added = [n for n in new_cfg if n not in old_cfg]
+        changed = [n for n in new_cfg if n in old_cfg and new_cfg[n] != old_cfg[n]]
+        for name in removed:
+            self.scheduler.remove_job(name)
+            self.metrics.forget(name)
+            self.watched_since.pop(name, None)
+            self.engine.drop(name)
+        for name in changed:
+            if not same_account(old_cfg[name], new_cfg[name]):
+                self.engine.drop(name)
+        self.settings = new
+        self.engine.settings = new
+        self.engine.dispatcher = Dispatcher(new.config.notifiers, self.retry)
+        logs.REDACTOR.update([*old.secrets(), *new.secrets()])
+        for name in [*added, *changed]:
+            self.schedule(name, new_cfg[name])
+        self.metrics.providers.set(len(new_cfg))
+        self._persist_soon()
+        self.log.info(
+            "reloaded",
+            added=added,
+            removed=removed,
+            changed=changed,
+            unchanged=len(new_cfg) - len(added) - len(changed),
+        )
+        return True
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+        listener: asyncio.Server | None = None
         async with make_client() as client:
             config = self.settings.config
-            self.engine = Engine(
-                self.settings, client, Dispatcher(config.notifiers, self.retry), self.clock
+            engine = Engine(
+                self.settings,
+                client,
+                Dispatcher(config.notifiers, self.retry),
+                self.clock,
+                on_change=self._persist_soon,
             )
+            engine.observers.append(self._on_poll)
+            engine.delivery_observers.append(self._on_delivery)
+            self.engine = engine
+            self._restore(engine)
             self.scheduler = AsyncIOScheduler(
                 timezone=UTC,
                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -97,14 +227,22 @@ class Daemon:
             for name, cfg in config.providers.items():
                 self.schedule(name, cfg)
             self.scheduler.start()
+            self.metrics.scheduler_running.set(1)
+            self.metrics.providers.set(len(config.providers))
+            if config.http.listen:
+                listener = await start_listener(config.http.listen, self.health, self.metrics)
             self.log.info(
                 "started",
                 providers=len(config.providers),
                 notifiers=len(config.notifiers),
                 config=str(self.settings.path),
+                listen=config.http.listen,
+                state_file=str(config.state_file) if config.state_file else None,
             )
             await self.stopping.wait()
             await self._stop()
+            if listener is not None:
+                listener.close()
         return 0
 
     def _request_stop(self, sig: signal.Signals) -> None:
@@ -115,6 +253,7 @@ class Daemon:
         """Pause, let in-flight polls and deliveries finish (bounded), then shut down."""
         assert self.scheduler is not None and self.engine is not None
         self.scheduler.pause()
+        self.metrics.scheduler_running.set(0)
         pending = [*self._polls, *self.engine.pending_deliveries()]
         if pending:
             _, left = await asyncio.wait(pending, timeout=STOP_GRACE_SECONDS)
@@ -124,4 +263,5 @@ class Daemon:
                 self.log.warning("stop_timeout", cancelled=len(left))
         self.scheduler.shutdown(wait=False)
         await asyncio.sleep(0)
+        self._persist()
         self.log.info("stopped", **dict(self.engine.counters))
