@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -58,10 +59,18 @@ class Engine:
         self._inflight: dict[DeliveryKey, _InFlight] = {}
         self.observers: list[Callable[[str, PollResult, dict[str, CheckState]], None]] = []
         self.delivery_observers: list[Callable[[str, str, str, bool, float], None]] = []
+        self._loggers: dict[str, Any] = {}
+
+    def _log(self, provider: str) -> Any:
+        """One bound logger per provider, built once: binding on every poll showed in profiles."""
+        log = self._loggers.get(provider)
+        if log is None:
+            log = self._loggers[provider] = get_logger(provider=provider)
+        return log
 
     # -- polling ------------------------------------------------------------------------------
     async def poll_provider(self, name: str) -> None:
-        log = get_logger(provider=name)
+        log = self._log(name)
         provider = self.settings.providers.get(name)
         if provider is None:
             return
@@ -75,7 +84,7 @@ class Engine:
         self._apply(name, result)
 
     def _apply(self, name: str, result: PollResult) -> None:
-        log = get_logger(provider=name)
+        log = self._log(name)
         cfg = self.settings.config.providers[name]
         error = result.error
         if isinstance(error, RateLimitedError) and error.retry_after:
@@ -120,7 +129,7 @@ class Engine:
         decision = planned.decision
         if not decision.deliver:
             self._record(key, decision.severity, now)
-            get_logger(provider=provider).info(
+            self._log(provider).info(
                 "notification_skipped",
                 check=planned.check,
                 reason=decision.reason.value,
@@ -159,7 +168,7 @@ class Engine:
     async def _deliver(self, key: DeliveryKey, planned: Planned, message: Message) -> None:
         provider, check, _ = key
         route = planned.destination
-        log = get_logger(provider=provider)
+        log = self._log(provider)
         started = asyncio.get_running_loop().time()
         try:
             ok = await self.dispatcher.deliver(
@@ -207,3 +216,4 @@ class Engine:
         """Forgets a provider's state: removed by a reload, or now watching another account."""
         for store in (self.checks, self.readings, self.findings, self.last_poll, self.not_before):
             store.pop(name, None)
+        self._loggers.pop(name, None)

@@ -250,7 +250,7 @@ async def _main(args: argparse.Namespace) -> None:
     sim = Simulator(fleet(args.accounts))
     port = await sim.start(args.port)
     if args.config_out:
-        text = config_yaml(sim, interval=args.interval, jitter=0)
+        text = config_yaml(sim, interval=args.interval, jitter=args.jitter)
         await asyncio.to_thread(Path(args.config_out).write_text, text)
     print(json.dumps({"listening": f"127.0.0.1:{port}", "accounts": args.accounts}), flush=True)
     await asyncio.Event().wait()
@@ -261,6 +261,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=5)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--interval", default="60s")
+    parser.add_argument("--jitter", default="10%", help="jitter written into the config")
     parser.add_argument("--config-out", metavar="PATH", help="write a config watching the fleet")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

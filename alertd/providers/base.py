@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -23,6 +24,7 @@ from alertd.errors import (
     ResponseError,
     UnavailableError,
 )
+from alertd.http import POOL_KEY
 from alertd.model import Reading
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -89,7 +91,11 @@ class Provider:
         self, client: httpx.AsyncClient, *, seconds: float
     ) -> tuple[int, httpx.Headers, bytes]:
         async with client.stream(
-            "GET", self.url, headers=self.request_headers(), timeout=seconds
+            "GET",
+            self.url,
+            headers=self.request_headers(),
+            timeout=seconds,
+            extensions={POOL_KEY: self.name},
         ) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -174,6 +180,7 @@ def number(body: Any, path: str) -> Decimal:
 
 
 MAX_MAGNITUDE = Decimal("1e15")
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
 def as_number(value: Any, path: str) -> Decimal:
@@ -188,8 +195,15 @@ def as_number(value: Any, path: str) -> Decimal:
 
 
 def decimal_from_text(text: str, path: str) -> Decimal:
-    """A number sent as text, thousands separators allowed: "1,250.75"."""
-    cleaned = text.strip().replace(",", "")
+    """A number sent as text, thousands separators allowed: "1,250.75".
+
+    Commas must group thousands: "1,25" (a decimal comma) is refused, not read as 125.
+    """
+    cleaned = text.strip()
+    if "," in cleaned:
+        if not _GROUPED.fullmatch(cleaned):
+            raise ResponseError(f"unexpected response: {path} is not a number")
+        cleaned = cleaned.replace(",", "")
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
