@@ -1,8 +1,7 @@
 """The daemon: APScheduler wiring, state file, listener, signals, reload and a clean stop.
 
-One job per provider on its own interval. The first poll of each provider runs at start,
-spread by a random offset within its jitter; later polls keep a fixed interval from there
-(APScheduler's own `jitter` drifts, so it is not used). A hanging poll is bounded by the
+One job per provider on its own interval, timed by `alertd.timing` (first poll at start,
+then spread over the interval). A hanging poll is bounded by the
 provider's timeout and `max_instances=1` keeps it from stacking; it never delays another
 provider because each job is its own asyncio task.
 """
@@ -13,11 +12,10 @@ import asyncio
 import random
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
-from apscheduler.triggers.interval import IntervalTrigger
 
 from alertd.config import ProviderConfig
 from alertd.engine import Engine
@@ -32,17 +30,9 @@ from alertd.observability.metrics import Metrics
 from alertd.poll import PollResult
 from alertd.state import CheckState
 from alertd.store import StateFile
+from alertd.timing import trigger_for
 
 STOP_GRACE_SECONDS = 10.0
-
-
-def first_run_offset(cfg: ProviderConfig, rng: random.Random) -> timedelta:
-    """A random delay in [0, jitter] before the first poll, jitter being % of the interval."""
-    interval = cfg.interval.total_seconds()
-    spread = (
-        interval * float(cfg.jitter.value) / 100 if cfg.jitter.percent else float(cfg.jitter.value)
-    )
-    return timedelta(seconds=rng.uniform(0, min(spread, interval)))
 
 
 def same_account(old: ProviderConfig, new: ProviderConfig) -> bool:
@@ -95,14 +85,16 @@ class Daemon:
 
     def schedule(self, name: str, cfg: ProviderConfig) -> None:
         assert self.scheduler is not None
-        self.watched_since[name] = self.clock()
+        now = self.clock()
+        self.watched_since[name] = now
+        trigger = trigger_for(cfg, now, self.rng)
         self.scheduler.add_job(
             self._job,
-            IntervalTrigger(seconds=cfg.interval.total_seconds(), timezone=UTC),
+            trigger,
             args=[name],
             id=name,
             name=f"poll {name}",
-            next_run_time=self.clock() + first_run_offset(cfg, self.rng),
+            next_run_time=trigger.first,
             replace_existing=True,
         )
 

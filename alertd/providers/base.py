@@ -24,7 +24,7 @@ from alertd.errors import (
     ResponseError,
     UnavailableError,
 )
-from alertd.http import POOL_KEY
+from alertd.http import KEEPALIVE_EXPIRY, KEEPALIVE_KEY, POOL_KEY
 from alertd.model import Reading
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -95,7 +95,10 @@ class Provider:
             self.url,
             headers=self.request_headers(),
             timeout=seconds,
-            extensions={POOL_KEY: self.name},
+            extensions={
+                POOL_KEY: self.name,
+                KEEPALIVE_KEY: self.config.interval.total_seconds() < KEEPALIVE_EXPIRY,
+            },
         ) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -153,6 +156,8 @@ def decode_json(raw: bytes) -> Any:
         snippet = raw[:40].decode("utf-8", "replace").strip()
         kind = "HTML" if snippet.lower().startswith(("<!doctype", "<html")) else "non-JSON"
         raise ResponseError(f"{kind} response body, not JSON") from None
+    except ArithmeticError:  # decimal.InvalidOperation: an exponent Decimal cannot hold (1e99…9)
+        raise ResponseError("unexpected response: a number in the body is out of range") from None
 
 
 # -- helpers for parse() ---------------------------------------------------------------------
@@ -215,7 +220,7 @@ def decimal_from_text(text: str, path: str) -> Decimal:
 
 def _plausible(value: Decimal, path: str) -> Decimal:
     """Refuses absurd magnitudes (1e400) that no balance has and that would only break maths."""
-    if abs(value) >= MAX_MAGNITUDE:
+    if value.copy_abs() >= MAX_MAGNITUDE:  # abs() rounds: Overflow above Emax (1e999999999)
         raise ResponseError(f"unexpected response: {path} is implausibly large")
     return value
 
