@@ -1,0 +1,37 @@
+"""Fixtures shared by the provider tests: recorded provider bodies, a loopback server, a client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from support_http import StubServer, serving
+
+from alertd.http import make_client
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def fixture_bytes() -> Callable[[str, str], bytes]:
+    """`fixture_bytes("browser7", "balance_1700")`: a body from tests/fixtures/<type>/."""
+
+    def read(provider_type: str, name: str) -> bytes:
+        return (FIXTURES / provider_type / f"{name}.json").read_bytes()
+
+    return read
+
+
+@pytest.fixture
+def stub_server() -> Iterator[StubServer]:
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture
+async def http_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The production client (alertd.http.make_client), shared by every request of a test."""
+    async with make_client() as client:
+        yield client
