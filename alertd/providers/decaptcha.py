@@ -23,6 +23,9 @@ class DeCaptcha(Provider):
         success = body.get("isSuccess")
         if success is not True:
             message = body.get("errorMessage")
+            key = self.config.api_key_value()
+            if isinstance(message, str) and key:
+                message = message.replace(key, "***")  # some APIs echo the key they refuse
             reason = message[:200] if isinstance(message, str) and message else "no reason given"
             if str(body.get("statusCode")) in ("401", "403"):
                 raise AuthError(f"credentials rejected: {reason}")

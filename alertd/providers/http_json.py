@@ -13,6 +13,7 @@ from typing import Any
 
 import jmespath
 from jmespath.exceptions import JMESPathError
+from jmespath.functions import Functions, signature
 from jmespath.parser import ParsedResult
 
 from alertd.errors import ResponseError
@@ -26,6 +27,38 @@ def compile_expression(expression: str) -> ParsedResult:
         return jmespath.compile(expression)
     except JMESPathError as exc:
         raise ValueError(f"invalid JMESPath expression: {exc}") from None
+
+
+class _DecimalFunctions(Functions):
+    """JMESPath's functions (sum, max, abs...) taking Decimal, the type of every JSON number here.
+
+    Stock jmespath type-checks by Python type name (int, float) and refuses Decimal, so
+    `sum(plans[].total)` failed on every real body. (The stubs omit these private hooks.)
+    """
+
+    def _get_allowed_pytypes(self, types: Any) -> Any:
+        allowed, subtypes = super()._get_allowed_pytypes(types)  # type: ignore[misc]
+
+        def widen(names: Any) -> Any:
+            return [*names, "Decimal"] if "int" in names else names
+
+        return widen(allowed), [widen(names) for names in subtypes]
+
+    def _convert_to_jmespath_type(self, pyobject: Any) -> Any:
+        if pyobject == "Decimal":
+            return "number"
+        return super()._convert_to_jmespath_type(pyobject)  # type: ignore[misc]
+
+    @signature({"types": []})
+    def _func_to_number(self, arg: Any) -> Any:
+        return arg if isinstance(arg, Decimal) else super()._func_to_number(arg)  # type: ignore[misc]
+
+    @signature({"types": []})
+    def _func_type(self, arg: Any) -> Any:
+        return "number" if isinstance(arg, Decimal) else super()._func_type(arg)  # type: ignore[misc]
+
+
+_OPTIONS = jmespath.Options(custom_functions=_DecimalFunctions())
 
 
 def _value(result: Any, what: str) -> Decimal:
@@ -66,14 +99,18 @@ class HttpJson(Provider):
     def parse(self, body: Any, checked_at: datetime) -> Reading:
         scale = self.config.scale
         try:
-            amount = _value(self._balance.search(body), "balance expression") / scale
+            amount = _value(self._balance.search(body, _OPTIONS), "balance expression") / scale
             capacity = (
-                _value(self._capacity.search(body), "capacity expression") / scale
+                _value(self._capacity.search(body, _OPTIONS), "capacity expression") / scale
                 if self._capacity is not None
                 else None
             )
         except JMESPathError as exc:
             raise ResponseError(f"unexpected response: {type(exc).__name__}") from None
+        except ArithmeticError:  # decimal.Overflow in sum()/avg()/abs() over 1e999999999
+            raise ResponseError(
+                "unexpected response: a number in the body is out of range"
+            ) from None
         return Reading(
             amount=amount,
             unit=self.config.unit or "units",

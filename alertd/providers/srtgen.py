@@ -57,7 +57,12 @@ class SrtGen(Provider):
                     if storage.get("formattedUsage") and storage.get("formattedLimit")
                     else f"{usage} of {limit} bytes"
                 )
-                ratio = usage / limit
+                try:  # a limit of 1e-999999999 bytes overflows the division: refused
+                    ratio = as_number(usage / limit, "storage.usage / storage.limit")
+                except ArithmeticError:
+                    raise ResponseError(
+                        "unexpected response: storage.limit is implausible"
+                    ) from None
                 signals.append(
                     Signal(
                         check="storage",
