@@ -60,6 +60,13 @@ def _headline(alert: Alert) -> str:
         return "cannot check balance" + (" (still)" if alert.reason is Reason.REMINDER else "")
     if alert.check == BALANCE:
         amount = format_money(alert.reading.money()) if alert.reading else "unknown"
+        if _recovering(alert):
+            held = f"not yet back above {level} threshold"
+            improved = alert.reason is Reason.IMPROVED
+            return f"balance {amount} {'improved, ' if improved else ''}{held}"
+        if alert.reason is Reason.RESOLVED and _below_threshold(alert):
+            # A destination with min_severity hears its alert end while a lower level holds.
+            return f"balance {amount} back above {alert.previous.label} threshold"
         return {
             Reason.FIRST: f"balance {amount} below {level} threshold",
             Reason.ESCALATED: f"balance {amount} fell below {level} threshold",
@@ -73,6 +80,25 @@ def _headline(alert: Alert) -> str:
     return alert.detail + (" (still)" if alert.reason is Reason.REMINDER else "")
 
 
+def _below_threshold(alert: Alert) -> bool:
+    return (
+        alert.reading is not None
+        and alert.threshold is not None
+        and alert.reading.amount < alert.threshold
+    )
+
+
+def _recovering(alert: Alert) -> bool:
+    """Back at or above the threshold, but held at its level by `recovery_margin`."""
+    return (
+        alert.check == BALANCE
+        and alert.reason is not Reason.RESOLVED
+        and alert.reading is not None
+        and alert.threshold is not None
+        and not _below_threshold(alert)
+    )
+
+
 def render(alert: Alert) -> Message:
     tag = "RESOLVED" if alert.reason is Reason.RESOLVED else alert.severity.name
     title = f"[{tag}] {alert.provider}: {_headline(alert)}"
@@ -84,7 +110,8 @@ def render(alert: Alert) -> Message:
     ]
     reading = alert.reading
     if alert.check == FETCH:
-        lines.append(f"Problem: {alert.detail}")
+        label = "Detail" if alert.reason is Reason.RESOLVED else "Problem"
+        lines.append(f"{label}: {alert.detail}")
         if alert.failures and alert.reason is not Reason.RESOLVED:
             lines.append(f"Consecutive failed polls: {alert.failures}")
         if reading is not None:
@@ -94,7 +121,7 @@ def render(alert: Alert) -> Message:
         lines.append(f"Balance: {format_money(reading.money())}")
         if alert.check == BALANCE and alert.threshold is not None:
             lines.append(f"Threshold: {format_money(reading.money(alert.threshold))}")
-        if alert.check != BALANCE or alert.reason is Reason.RESOLVED:
+        if alert.check != BALANCE or alert.reason is Reason.RESOLVED or _recovering(alert):
             lines.append(f"Detail: {alert.detail}")
         if reading.capacity is not None:
             lines.append(f"Capacity: {format_money(reading.money(reading.capacity))}")
