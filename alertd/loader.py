@@ -7,6 +7,7 @@ errors without their source snippets, Apprise URLs are shown by scheme only.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 from pydantic import SecretStr, ValidationError
+from pydantic_settings import SettingsError
 
 from alertd.config import AlertdConfig, NotifierConfig, ProviderConfig, RawLayers
 from alertd.errors import ConfigError
@@ -69,6 +71,8 @@ def load(explicit: str | os.PathLike[str] | None = None) -> Settings:
     problems = [f"{path}: {_located(loc, message)}" for loc, message in unset]
     try:
         config = AlertdConfig(**data)
+    except SettingsError as exc:  # an ALERTD_* variable that is not valid JSON for its field
+        raise ConfigError([f"{path}: environment overrides (ALERTD_*): {exc}"]) from None
     except ValidationError as exc:
         problems.extend(f"{path}: {line}" for line in _describe(exc, data))
         problems.extend(f"{path}: {line}" for line in _check_valid_parts(data, exc))
@@ -231,7 +235,7 @@ def _check_provider(
                 try:
                     compile_expression(expression)
                 except ValueError as exc:
-                    problems.append(f"{key}: {exc}")
+                    problems.append(f"{key}: {_one_line(str(exc))}")
     elif cfg.unit and cfg.type != "decaptcha":
         problems.append(f"unit: {cfg.type} reports its own unit; unit is for decaptcha, http_json")
     if not provider.has_capacity():
@@ -245,6 +249,12 @@ def _check_provider(
     for notifier in _unknown(cfg.notify or (), notifiers):
         problems.append(f"notify: unknown notifier '{notifier}'")
     return cfg, problems
+
+
+def _one_line(message: str) -> str:
+    """JMESPath explains on three lines (message, expression, caret): one line here."""
+    parts = [part.strip() for part in message.splitlines()]
+    return " ".join(part for part in parts if part and set(part) != {"^"})
 
 
 def _unknown(names: Iterable[str], known: Mapping[str, object]) -> list[str]:
@@ -271,7 +281,15 @@ def _resolve_api_key(cfg: ProviderConfig) -> tuple[ProviderConfig, list[str]]:
 def _check_notifier(notifier: NotifierConfig) -> list[str]:
     from alertd.notify_urls import invalid_urls  # Apprise is heavy: imported only when needed
 
+    # Apprise logs why it refuses a URL, quoting tokens in full ("An invalid Slack (third)
+    # Token (...) was specified"): silence it here, each refused URL gets its own line below.
+    apprise_log = logging.getLogger("apprise")
+    level = apprise_log.level
+    apprise_log.setLevel(logging.CRITICAL + 1)
+    try:
+        invalid = invalid_urls(notifier.urls)
+    finally:
+        apprise_log.setLevel(level)
     return [
-        f"urls[{index}]: not a valid Apprise URL (scheme '{scheme}')"
-        for index, scheme in invalid_urls(notifier.urls)
+        f"urls[{index}]: not a valid Apprise URL (scheme '{scheme}')" for index, scheme in invalid
     ]
