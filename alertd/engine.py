@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
 from alertd.cycle import Planned, advance, destinations, plan, policy_of
 from alertd.errors import RateLimitedError
 from alertd.evaluate import BALANCE, Finding
+from alertd.http import HttpClient
 from alertd.loader import Settings
 from alertd.model import Reading, Severity
 from alertd.notify.dispatch import Dispatcher
@@ -40,7 +39,7 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         dispatcher: Dispatcher,
         clock: Callable[[], datetime],
         on_change: Callable[[], None] = lambda: None,

@@ -7,9 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
-
 from alertd.errors import ProviderError, ResponseError
+from alertd.http import HttpClient
 from alertd.model import Reading
 from alertd.observability.logging import get_logger
 from alertd.providers import Provider
@@ -24,9 +23,7 @@ class PollResult:
     error: ProviderError | None = None
 
 
-async def poll(
-    provider: Provider, client: httpx.AsyncClient, now: Callable[[], datetime]
-) -> PollResult:
+async def poll(provider: Provider, client: HttpClient, now: Callable[[], datetime]) -> PollResult:
     started = time.perf_counter()
     checked_at = now()
     try:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from support_http import StubServer, serving
 
-from alertd.http import make_client
+from alertd.http import HttpClient, make_client
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -31,7 +30,7 @@ def stub_server() -> Iterator[StubServer]:
 
 
 @pytest.fixture
-async def http_client() -> AsyncIterator[httpx.AsyncClient]:
+async def http_client() -> AsyncIterator[HttpClient]:
     """The production client (alertd.http.make_client), shared by every request of a test."""
     async with make_client() as client:
         yield client

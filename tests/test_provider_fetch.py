@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from support_http import Reply, StubServer
 
@@ -27,6 +26,7 @@ from alertd.errors import (
     ResponseError,
     UnavailableError,
 )
+from alertd.http import HttpClient
 from alertd.providers import build
 from alertd.providers.base import MAX_BODY_BYTES, Provider
 
@@ -105,7 +105,7 @@ def assert_no_secret(error: BaseException) -> None:
 async def test_reading_with_documented_request(
     kind: Kind,
     stub_server: StubServer,
-    http_client: httpx.AsyncClient,
+    http_client: HttpClient,
     fixture_bytes: FixtureBytes,
 ) -> None:
     stub_server.answer(PREFIX + kind.path, Reply(body=fixture_bytes(kind.type, kind.fixture)))
@@ -200,7 +200,7 @@ FAILURES = {
 @pytest.mark.parametrize("case", FAILURES)
 @pytest.mark.parametrize("kind", KINDS, ids=str)
 async def test_failure_is_reported_with_its_reason(
-    kind: Kind, case: str, stub_server: StubServer, http_client: httpx.AsyncClient
+    kind: Kind, case: str, stub_server: StubServer, http_client: HttpClient
 ) -> None:
     failure = FAILURES[case]
     stub_server.answer(PREFIX + kind.path, failure.reply)
@@ -228,9 +228,7 @@ def closed_port() -> int:
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=str)
-async def test_connection_refused(
-    kind: Kind, closed_port: int, http_client: httpx.AsyncClient
-) -> None:
+async def test_connection_refused(kind: Kind, closed_port: int, http_client: HttpClient) -> None:
     provider = provider_for(kind, f"http://127.0.0.1:{closed_port}")
     with pytest.raises(UnavailableError) as caught:
         await provider.fetch(http_client, CHECKED_AT)
@@ -240,7 +238,7 @@ async def test_connection_refused(
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_body_of_exactly_the_cap_is_read(
-    chunked: bool, stub_server: StubServer, http_client: httpx.AsyncClient
+    chunked: bool, stub_server: StubServer, http_client: HttpClient
 ) -> None:
     head, tail = b'{"totalBalanceCents": 1700, "pad": "', b'"}'
     body = head + b" " * (MAX_BODY_BYTES - len(head) - len(tail)) + tail
@@ -251,7 +249,7 @@ async def test_body_of_exactly_the_cap_is_read(
 
 
 async def test_decaptcha_failure_inside_a_200(
-    stub_server: StubServer, http_client: httpx.AsyncClient, fixture_bytes: FixtureBytes
+    stub_server: StubServer, http_client: HttpClient, fixture_bytes: FixtureBytes
 ) -> None:
     """DeCaptcha reports a bad key as `isSuccess: false, statusCode: 401`, maybe with HTTP 200."""
     stub_server.answer("/api/balance", Reply(body=fixture_bytes("decaptcha", "unauthorized")))
@@ -262,7 +260,7 @@ async def test_decaptcha_failure_inside_a_200(
 
 
 async def test_decaptcha_echoed_key_is_not_repeated(
-    stub_server: StubServer, http_client: httpx.AsyncClient
+    stub_server: StubServer, http_client: HttpClient
 ) -> None:
     body = (
         b'{"isSuccess": false, "statusCode": 401, "data": null,'
@@ -277,7 +275,7 @@ async def test_decaptcha_echoed_key_is_not_repeated(
 
 
 async def test_hanging_provider_does_not_hold_up_the_others(
-    stub_server: StubServer, http_client: httpx.AsyncClient, fixture_bytes: FixtureBytes
+    stub_server: StubServer, http_client: HttpClient, fixture_bytes: FixtureBytes
 ) -> None:
     """All six polled at once on the shared client: one hangs, the rest read on time."""
     hanging, *healthy = KINDS
@@ -305,7 +303,7 @@ async def test_hanging_provider_does_not_hold_up_the_others(
 
 
 async def test_client_survives_failures(
-    stub_server: StubServer, http_client: httpx.AsyncClient, fixture_bytes: FixtureBytes
+    stub_server: StubServer, http_client: HttpClient, fixture_bytes: FixtureBytes
 ) -> None:
     """After a refused oversized body and a timeout, the same client still reads normally."""
     kind = KINDS[1]

@@ -23,6 +23,7 @@ from alertd.errors import (
     ResponseError,
     UnavailableError,
 )
+from alertd.http import HttpClient
 from alertd.model import Reading, Signal
 from alertd.providers import REGISTRY, build
 from alertd.providers.base import Provider, check_status, decode_json, parse_retry_after
@@ -798,7 +799,7 @@ async def test_fetch_maps_transport_outcomes(
     message: str,
 ) -> None:
     provider = make("browser7", timeout=timedelta(seconds=5))
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+    async with HttpClient(transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(ProviderError) as caught:
             await provider.fetch(client, CHECKED_AT)
     assert type(caught.value) is kind

@@ -24,7 +24,7 @@ from alertd.errors import (
     ResponseError,
     UnavailableError,
 )
-from alertd.http import KEEPALIVE_EXPIRY, KEEPALIVE_KEY, POOL_KEY
+from alertd.http import KEEPALIVE_EXPIRY, HttpClient
 from alertd.model import Reading
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -65,12 +65,12 @@ class Provider:
         return self.path
 
     def request_headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": "alertd"}
+        headers = {"Accept": "application/json"}
         if self.needs_api_key:
             headers.update(self.auth_headers(self.config.api_key_value()))
         return headers
 
-    async def fetch(self, client: httpx.AsyncClient, now: datetime) -> Reading:
+    async def fetch(self, client: HttpClient, now: datetime) -> Reading:
         """One poll, bounded as a whole by the provider's timeout (a slow drip included)."""
         timeout = self.config.timeout.total_seconds()
         try:
@@ -87,18 +87,13 @@ class Provider:
         check_status(status, headers)
         return self.parse(decode_json(raw), now)
 
-    async def _get(
-        self, client: httpx.AsyncClient, *, seconds: float
-    ) -> tuple[int, httpx.Headers, bytes]:
-        async with client.stream(
-            "GET",
+    async def _get(self, client: HttpClient, *, seconds: float) -> tuple[int, httpx.Headers, bytes]:
+        async with client.get(
             self.url,
-            headers=self.request_headers(),
-            timeout=seconds,
-            extensions={
-                POOL_KEY: self.name,
-                KEEPALIVE_KEY: self.config.interval.total_seconds() < KEEPALIVE_EXPIRY,
-            },
+            self.request_headers(),
+            seconds=seconds,
+            pool=self.name,
+            keepalive=self.config.interval.total_seconds() < KEEPALIVE_EXPIRY,
         ) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
