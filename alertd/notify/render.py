@@ -57,7 +57,9 @@ def _headline(alert: Alert) -> str:
     if alert.check == FETCH:
         if alert.reason is Reason.RESOLVED:
             return "balance can be checked again"
-        return "cannot check balance" + (" (still)" if alert.reason is Reason.REMINDER else "")
+        why = alert.detail.removeprefix("cannot check: ")
+        still = " (still)" if alert.reason is Reason.REMINDER else ""
+        return f"cannot check balance{still}: {why}"
     if alert.check == BALANCE:
         amount = format_money(alert.reading.money()) if alert.reading else "unknown"
         if _recovering(alert):
@@ -126,7 +128,10 @@ def render(alert: Alert) -> Message:
         if reading.capacity is not None:
             lines.append(f"Capacity: {format_money(reading.money(reading.capacity))}")
         if reading.breakdown:
-            parts = [f"{k} {format_money(reading.money(v))}" for k, v in reading.breakdown.items()]
+            parts = [
+                f"{k.replace('_', ' ')} {format_money(reading.money(v))}"
+                for k, v in reading.breakdown.items()
+            ]
             lines.append("Breakdown: " + ", ".join(parts))
         for key, value in reading.info.items():
             lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
