@@ -84,7 +84,10 @@ class Engine:
 
     def _apply(self, name: str, result: PollResult) -> None:
         log = self._log(name)
-        cfg = self.settings.config.providers[name]
+        cfg = self.settings.config.providers.get(name)
+        if cfg is None:
+            log.info("poll_discarded", why="provider removed by a reload while it was polled")
+            return
         error = result.error
         if isinstance(error, RateLimitedError) and error.retry_after:
             self.not_before[name] = result.checked_at + timedelta(seconds=error.retry_after)

@@ -116,7 +116,8 @@ async def _serve_connection(
         pass
     finally:
         writer.close()
-        with contextlib.suppress(Exception):
+        # Shutdown cancels open keep-alive connections: nothing to report about those.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await writer.wait_closed()
 
 

@@ -47,6 +47,14 @@ def encode(checks: Mapping[str, Mapping[str, CheckState]], now: datetime) -> dic
     }
 
 
+def _instant(text: str) -> datetime:
+    """An aware timestamp; a naive one would break every comparison with `now` later."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("timestamp without a timezone")
+    return moment
+
+
 def decode(data: Any) -> ProviderStates:
     """Raises ValueError (or KeyError/TypeError) on anything not written by `encode`."""
     if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
@@ -57,10 +65,10 @@ def decode(data: Any) -> ProviderStates:
             check: CheckState(
                 severity=Severity.parse(raw["severity"]),
                 detail=str(raw["detail"]),
-                since=datetime.fromisoformat(raw["since"]),
+                since=_instant(raw["since"]),
                 failures=int(raw["failures"]),
                 sent={
-                    dest: Sent(Severity.parse(s["severity"]), datetime.fromisoformat(s["at"]))
+                    dest: Sent(Severity.parse(s["severity"]), _instant(s["at"]))
                     for dest, s in raw["sent"].items()
                 },
             )
@@ -84,9 +92,7 @@ class StateFile:
         try:
             return decode(json.loads(raw)), None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            aside = self.path.with_name(
-                f"{self.path.name}.corrupt-{now.strftime('%Y%m%dT%H%M%SZ')}"
-            )
+            aside = self._aside_path(now)
             try:
                 self.path.rename(aside)
             except OSError as rename_error:
@@ -98,6 +104,15 @@ class StateFile:
                 f"state file {self.path} is corrupt ({type(exc).__name__}); set aside as"
                 f" {aside.name}, starting with no alert state"
             )
+
+    def _aside_path(self, now: datetime) -> Path:
+        """`state.json.corrupt-20261121T235909Z`, with a counter: earlier evidence is kept."""
+        stem = f"{self.path.name}.corrupt-{now.strftime('%Y%m%dT%H%M%SZ')}"
+        candidate, counter = self.path.with_name(stem), 1
+        while candidate.exists():
+            counter += 1
+            candidate = self.path.with_name(f"{stem}-{counter}")
+        return candidate
 
     def save(self, checks: Mapping[str, Mapping[str, CheckState]], now: datetime) -> None:
         """Atomic replace; raises OSError for the caller to log (the daemon keeps running)."""

@@ -244,11 +244,6 @@ def test_unreadable_path_is_reported_and_left_alone(tmp_path: Path) -> None:
     assert path.is_dir()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: store.decode accepts timestamps without a timezone; the engine then fails "
-    "every poll of that provider comparing them with its UTC clock",
-)
 def test_timestamp_without_timezone_is_refused(tmp_path: Path) -> None:
     data = encode(sample(), T0)
     data["providers"]["render-farm"]["balance"]["sent"]["ops:0123456789ab"]["at"] = (

@@ -126,13 +126,6 @@ def test_demo_sends_the_same_notifications_to_the_webhook(demos: Demos) -> None:
         assert message["message"], message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: alertd/httpserver.py _serve_connection lets CancelledError escape "
-    "writer.wait_closed() (suppress(Exception) misses it), so the demo's exit prints "
-    "'Exception in callback ... CancelledError' tracebacks for the simulator's open "
-    "keep-alive connections",
-)
 def test_demo_exits_without_tracebacks(demos: Demos) -> None:
     assert "Traceback" not in demos.plain.stderr, demos.plain.stderr
     assert "error" not in demos.plain.stderr.lower(), demos.plain.stderr

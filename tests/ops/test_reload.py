@@ -138,12 +138,6 @@ def test_reload_polls_an_added_provider_and_stops_polling_a_removed_one(
     assert 'provider="leaver"' not in metrics, "a removed provider's series must go"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: alertd/engine.py Engine._apply looks the provider up with "
-    "settings.config.providers[name] after the fetch; a poll in flight when a reload removes "
-    "its provider raises KeyError (logged as poll_job_crashed with a traceback)",
-)
 def test_reload_removing_a_provider_with_a_poll_in_flight_is_clean(
     tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
 ) -> None:
