@@ -34,5 +34,7 @@ def format_money(money: Money) -> str:
     """The amount, plus its second reading in parentheses where the provider has one."""
     text = format_amount(money.amount, money.unit)
     if money.alt_per_unit is not None and money.alt_unit:
-        text += f" ({format_amount(money.amount * money.alt_per_unit, money.alt_unit)})"
+        alt = money.amount * money.alt_per_unit
+        unit = money.alt_unit.removesuffix("s") if abs(alt) == 1 else money.alt_unit
+        text += f" ({format_amount(alt, unit)})"
     return text

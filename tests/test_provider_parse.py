@@ -220,6 +220,13 @@ def test_lobstr_unpaid_bill_is_flagged(fixture_bytes: FixtureBytes) -> None:
     assert reading.amount == Decimal(8450)
 
 
+def test_lobstr_null_unpaid_bill_is_not_flagged(fixture_bytes: FixtureBytes) -> None:
+    reading = parse("lobstr", _lobstr(fixture_bytes, has_unpaid_bill=None))
+    (signal,) = reading.signals
+    assert signal.check == "unpaid_bill"
+    assert signal.flagged is False
+
+
 def test_lobstr_overdrawn_is_a_negative_reading(fixture_bytes: FixtureBytes) -> None:
     reading = parse("lobstr", _lobstr(fixture_bytes, consumed=10300))
     assert reading.amount == Decimal(-300)

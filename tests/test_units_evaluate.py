@@ -46,6 +46,7 @@ def test_format_amount(amount: str, unit: str, shown: str) -> None:
     [
         (1700, "$17.00 (1,700 renders)"),
         (850, "$8.50 (850 renders)"),
+        (1, "$0.01 (1 render)"),
         (-300, "-$3.00 (-300 renders)"),
     ],
 )

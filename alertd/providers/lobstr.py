@@ -32,7 +32,9 @@ class Lobstr(Provider):
         for optional in ("bonus_credit", "rollover_credit"):
             if body.get(optional) is not None:
                 breakdown[optional] = as_number(body[optional], optional)
-        unpaid = body.get("has_unpaid_bill", False)
+        unpaid = body.get("has_unpaid_bill")
+        if unpaid is None:  # absent or null: nothing says a bill is unpaid
+            unpaid = False
         if not isinstance(unpaid, bool):
             raise ResponseError("unexpected response: has_unpaid_bill is not a boolean")
         signals = (
