@@ -1,0 +1,1 @@
+"""The fault suite: fuzzed provider bodies, outages of providers and notifiers, crashes."""
