@@ -83,6 +83,7 @@ class StateFile:
 
     def load(self, now: datetime) -> tuple[ProviderStates, str | None]:
         """(states, problem). A missing file is a fresh start; a bad one is set aside."""
+        self._remove_leftovers()
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -104,6 +105,12 @@ class StateFile:
                 f"state file {self.path} is corrupt ({type(exc).__name__}); set aside as"
                 f" {aside.name}, starting with no alert state"
             )
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of a save that a crash interrupted: ours, never complete, safe to drop."""
+        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
     def _aside_path(self, now: datetime) -> Path:
         """`state.json.corrupt-20261121T235909Z`, with a counter: earlier evidence is kept."""

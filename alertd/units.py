@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from alertd.model import Money
 
+MAX_PLACES = 6  # fractional cents are shown ($7,189.245); a 1e-999990 body is not a message
 _CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
@@ -14,7 +15,7 @@ def _group(value: Decimal, min_places: int) -> str:
     exponent = value.normalize().as_tuple().exponent
     places = min_places
     if isinstance(exponent, int) and exponent < 0:
-        places = max(min_places, -exponent)
+        places = max(min_places, min(-exponent, MAX_PLACES))
     return f"{value:,.{places}f}"
 
 

@@ -254,3 +254,17 @@ def test_timestamp_without_timezone_is_refused(tmp_path: Path) -> None:
     states, problem = StateFile(path).load(LOADED_AT)
     assert states == {}
     assert problem is not None
+
+
+def test_load_removes_temp_files_left_by_an_interrupted_save(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    StateFile(path).save(sample(), T0)
+    leftover = tmp_path / ".state.json.abc123.tmp"
+    leftover.write_bytes(b'{"version": 1, "providers": {')
+    unrelated = tmp_path / "notes.tmp"
+    unrelated.write_text("keep me")
+    states, problem = StateFile(path).load(LOADED_AT)
+    assert problem is None
+    assert states == sample()
+    assert not leftover.exists()
+    assert unrelated.read_text() == "keep me"

@@ -24,6 +24,7 @@ OK, WARNING, CRITICAL = Severity.OK, Severity.WARNING, Severity.CRITICAL
     ("amount", "unit", "shown"),
     [
         ("7189.245", "USD", "$7,189.245"),  # fractional cents are kept, not rounded away
+        ("1E-999990", "USD", "$0.000000"),  # absurd precision is cut to 6 places, not shown whole
         ("1250.75", "USD", "$1,250.75"),
         ("-3", "USD", "-$3.00"),  # an overdrawn account
         ("0", "USD", "$0.00"),
