@@ -10,13 +10,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from alertd import __version__
+from alertd.config_types import format_duration
 from alertd.errors import ConfigError
 from alertd.evaluate import evaluate
 from alertd.http import make_client
 from alertd.loader import Settings, load
 from alertd.observability import logging as logs
 from alertd.poll import poll
-from alertd.report import Status, as_json, as_table, overall, row
+from alertd.report import Row, Status, as_json, as_table, overall, row
 
 
 def utcnow() -> datetime:
@@ -82,11 +83,7 @@ def _load(args: argparse.Namespace) -> Settings:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    try:
-        settings = _load(args)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    settings = _load(args)
     from alertd.notify_urls import privacy_form
 
     config = settings.config
@@ -97,7 +94,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for name, p in config.providers.items():
         notify = ", ".join(p.notify) if p.notify is not None else "all notifiers"
         print(
-            f"  provider {name}: {p.type}, every {_fmt(p.interval)}, "
+            f"  provider {name}: {p.type}, every {format_duration(p.interval)}, "
             f"warning {p.warning or '-'}, critical {p.critical or '-'}, notify {notify}"
         )
     for name, n in config.notifiers.items():
@@ -106,13 +103,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(delta: object) -> str:
-    from alertd.config_types import format_duration
-
-    return format_duration(delta)  # type: ignore[arg-type]
-
-
-async def _check(settings: Settings, now: Callable[[], datetime]) -> list:  # type: ignore[type-arg]
+async def _check(settings: Settings, now: Callable[[], datetime]) -> list[Row]:
     async with make_client() as client:
         results = await asyncio.gather(
             *(poll(provider, client, now) for provider in settings.providers.values())
@@ -126,11 +117,7 @@ async def _check(settings: Settings, now: Callable[[], datetime]) -> list:  # ty
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    try:
-        settings = _load(args)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return int(Status.UNKNOWN)
+    settings = _load(args)
     rows = asyncio.run(_check(settings, utcnow))
     if args.json:
         print(json.dumps(as_json(rows), indent=2))
@@ -140,11 +127,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    try:
-        settings = _load(args)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    settings = _load(args)
     from alertd.scheduler import Daemon
 
     return asyncio.run(Daemon(settings, config_arg=args.config).run())
@@ -163,11 +146,7 @@ async def _notify_test(settings: Settings, names: list[str]) -> list[tuple[str, 
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
-    try:
-        settings = _load(args)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    settings = _load(args)
     from alertd.notify_urls import privacy_form
 
     notifiers = settings.config.notifiers
@@ -214,9 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return 130
-    except ConfigError as exc:
+    except ConfigError as exc:  # every command loads the config; one place reports it
         print(exc, file=sys.stderr)
-        return 1
+        return int(Status.UNKNOWN) if args.command == "check" else 1
     except Exception as exc:  # the last net: one line, redacted, never a traceback
         logs.get_logger().error("internal_error", error=type(exc).__name__, exc_info=exc)
         print(f"alertd: internal error: {logs.REDACTOR.text(str(exc))}", file=sys.stderr)
