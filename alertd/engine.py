@@ -178,6 +178,9 @@ class Engine:
                 route.url_index,
                 message,
                 on_failure=lambda: self.counters.update(["notifications_failed_attempts"]),
+                provider=provider,
+                check=check,
+                title=message.title,
             )
         finally:
             current = self._inflight.get(key)

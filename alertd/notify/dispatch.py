@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import apprise
 
 from alertd.config import NotifierConfig
 from alertd.notify.render import Message
 from alertd.observability.logging import get_logger
+
+MIN_SPACING_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,10 @@ class Dispatcher:
             for index, url in enumerate(notifier.urls):
                 target = apprise.Apprise(asset=asset)
                 target.add(url.get_secret_value())
+                for plugin in target:
+                    # Apprise spaces sends through one object 5.5 s apart (for email): five
+                    # alerts at once took 22 s to go out. A second is polite enough.
+                    plugin.request_rate_per_sec = min(plugin.request_rate_per_sec, MIN_SPACING_S)
                 self._targets[(name, index)] = target
 
     def urls_of(self, notifier: str) -> list[int]:
@@ -71,9 +78,11 @@ class Dispatcher:
         index: int,
         message: Message,
         on_failure: Callable[[], None] = lambda: None,
+        **context: Any,
     ) -> bool:
-        """True once the message went out; False after the last attempt failed."""
-        log = get_logger(notifier=notifier, url_index=index)
+        """True once the message went out; False after the last attempt failed.
+        `context` (provider, check, title) goes into the retry log lines."""
+        log = get_logger(notifier=notifier, url_index=index, **context)
         delays = self.retry.delays()
         for attempt in range(1, len(delays) + 2):
             if await self.send_once(notifier, index, message):
