@@ -209,7 +209,6 @@ def test_retry_delays(policy: RetryPolicy, delays: list[float]) -> None:
 
 def test_sends_through_one_url_are_spaced_at_most_a_second() -> None:
     """Apprise's default 5.5 s spacing held five simultaneous email alerts back for 22 s."""
-    from alertd.config import NotifierConfig
 
     url = "mailto://user:pass@127.0.0.1:8025?from=a@example.com&to=ops@example.com&mode=insecure"
     dispatcher = Dispatcher({"mail": NotifierConfig(urls=[url])})
