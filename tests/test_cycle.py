@@ -270,3 +270,17 @@ def test_a_failed_first_poll_creates_only_the_fetch_check() -> None:
 def test_policy_of_takes_the_providers_settings() -> None:
     cfg = provider("youcom", repeat_interval="90m", notify_resolved=False, failure_threshold=5)
     assert policy_of(cfg) == AlertPolicy(timedelta(minutes=90), False, 5)
+
+
+def test_a_notifier_added_by_a_reload_hears_of_alerts_in_progress_and_no_one_else_again() -> None:
+    ops = Destination("ops:aaaaaaaaaaaa", "ops", 0, Severity.WARNING)
+    added = Destination("pager:bbbbbbbbbbbb", "pager", 0, Severity.WARNING)
+    told = record_sent(
+        CheckState(Severity.WARNING, "below warning threshold $20.00", T0),
+        ops.key,
+        Severity.WARNING,
+        T0,
+    )
+    policy = AlertPolicy(timedelta(hours=4), notify_resolved=True, failure_threshold=3)
+    due = plan({BALANCE: told}, [ops, added], policy, T0 + timedelta(minutes=5), polled_ok=True)
+    assert [(p.destination.notifier, p.decision.reason) for p in due] == [("pager", Reason.FIRST)]
