@@ -1,4 +1,5 @@
-"""Fixtures shared by the provider tests: recorded provider bodies, a loopback server, a client."""
+"""Fixtures shared by the provider tests (recorded provider bodies, a loopback server, a client)
+and by the daemon suites (a real webhook receiver)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.receivers import WebhookReceiver, webhook_receiver
 from support_http import StubServer, serving
 
 from alertd.http import HttpClient, make_client
@@ -34,3 +36,10 @@ async def http_client() -> AsyncIterator[HttpClient]:
     """The production client (alertd.http.make_client), shared by every request of a test."""
     async with make_client() as client:
         yield client
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A json:// webhook receiver on 127.0.0.1 (tests/fault uses one that can close its socket)."""
+    with webhook_receiver() as receiver:
+        yield receiver

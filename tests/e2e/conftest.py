@@ -1,7 +1,6 @@
-"""Fixtures of the end-to-end suite: simulator, webhook and SMTP receivers, the daemon.
+"""Fixtures of the end-to-end suite: simulator, SMTP receiver, the daemon (the webhook
+receiver is tests/conftest.py's).
 
-Every provider type has one simulated account, named after its type, with a sentinel API
-key; the SMTP password is a sentinel too, so any test can check that no secret leaked.
 Teardown stops the daemon first (SIGTERM, then SIGKILL), then the receivers and simulator.
 """
 
@@ -12,37 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.receivers import SmtpReceiver, WebhookReceiver, smtp_receiver, webhook_receiver
+from support.daemon import DaemonProcess, SimulatorThread, daemons, write_config
+from support.receivers import SmtpReceiver, WebhookReceiver, smtp_receiver
 
 from alertd.simulator import TYPES, Account
-from e2e.harness import (
-    HEALTHY,
-    SMTP_PASSWORD,
-    SMTP_USER,
-    THRESHOLDS,
-    DaemonProcess,
-    RunDaemon,
-    SimulatorThread,
-    api_key,
-    config_text,
-)
+from e2e.fleet import HEALTHY, SMTP_PASSWORD, SMTP_USER, RunDaemon, api_key, watch_every_account
 
 
 @pytest.fixture
 def sim() -> Iterator[SimulatorThread]:
     """One healthy account per provider type, served from a background thread."""
     accounts = [Account(kind, kind, api_key(kind), HEALTHY[kind]) for kind in TYPES]
-    simulator = SimulatorThread(accounts).start()
-    try:
+    with SimulatorThread(accounts) as simulator:
         yield simulator
-    finally:
-        simulator.stop()
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    with webhook_receiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture
@@ -57,23 +38,18 @@ def run_daemon(
 ) -> Iterator[RunDaemon]:
     """Starts `alertd run` on a config watching every simulated account; waits for the first
     poll of each. Notifiers: `hook` (json:// webhook) and `mail` (mailto:// SMTP)."""
-    started: list[DaemonProcess] = []
+    with daemons(tmp_path, poll_timeout=15, stop_timeout=15) as start:
 
-    def run(
-        defaults: Mapping[str, Any] | None = None,
-        per_provider: Mapping[str, Mapping[str, Any]] | None = None,
-        extra_args: tuple[str, ...] = (),
-    ) -> DaemonProcess:
-        notifiers = {"hook": webhook.apprise_url, "mail": smtp.apprise_url()}
-        config = tmp_path / "config.yaml"
-        config.write_text(config_text(sim, notifiers, THRESHOLDS, defaults, per_provider))
-        daemon = DaemonProcess(config, tmp_path, extra_args).start()
-        started.append(daemon)
-        daemon.wait_started(sim.accounts)
-        return daemon
+        def run(
+            defaults: Mapping[str, Any] | None = None,
+            per_provider: Mapping[str, Mapping[str, Any]] | None = None,
+            extra_args: tuple[str, ...] = (),
+        ) -> DaemonProcess:
+            notifiers = {"hook": webhook.apprise_url, "mail": smtp.apprise_url()}
+            providers = watch_every_account(sim, per_provider)
+            config = write_config(tmp_path / "config.yaml", providers, notifiers, defaults)
+            daemon = start(config, extra_args)
+            daemon.wait_started(sim.accounts)
+            return daemon
 
-    try:
         yield run
-    finally:
-        for daemon in started:
-            daemon.kill()

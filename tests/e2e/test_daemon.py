@@ -13,20 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from support.daemon import DaemonProcess, SimulatorThread, wait_until
 from support.receivers import SmtpReceiver, WebhookReceiver
 
 from alertd.simulator import TYPES
-from e2e.harness import (
-    CREDIT_TYPES,
-    SENTINEL,
-    SMTP_PASSWORD,
-    USD_TYPES,
-    DaemonProcess,
-    RunDaemon,
-    SimulatorThread,
-    api_key,
-    wait_until,
-)
+from e2e.fleet import CREDIT_TYPES, SENTINEL, SMTP_PASSWORD, USD_TYPES, RunDaemon, api_key
 
 pytestmark = [
     pytest.mark.e2e,

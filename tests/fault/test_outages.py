@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from support.daemon import DaemonProcess, SimulatorThread, wait_until
+from support.receivers import ClosableWebhookReceiver as Webhook
 
 from alertd.simulator import Account
-
-from .conftest import DaemonProcess, SimulatorThread, Webhook, wait_until
 
 pytestmark = pytest.mark.fault
 
@@ -76,7 +76,7 @@ def test_notifier_down_then_back_delivers_every_alert_exactly_once(
     credits = {"warning": 2000, "critical": 500}
     proc = daemon(
         sim.config(
-            {"hook": webhook.url},
+            {"hook": webhook.apprise_url},
             {"notify": ["hook"]},
             {"b7": usd, "lob": credits, "srt": credits, "calm": usd},
         )
@@ -147,7 +147,7 @@ def test_flapping_provider_alerts_by_failure_threshold(
     usd = {"warning": 20, "critical": 5, "failure_threshold": 3}
     proc = daemon(
         sim.config(
-            {"hook": webhook.url},
+            {"hook": webhook.apprise_url},
             {"notify": ["hook"]},
             {
                 "flap3-ok": usd,
@@ -223,7 +223,7 @@ def test_hovering_balance_warns_once_with_recovery_margin(
     levels = {"warning": 20, "critical": 5}
     proc = daemon(
         sim.config(
-            {"hook": webhook.url},
+            {"hook": webhook.apprise_url},
             {"notify": ["hook"]},
             {
                 "hover": {**levels, "recovery_margin": "5%"},

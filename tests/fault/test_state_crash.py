@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.daemon import wait_until
 
 import alertd.store
 from alertd.model import Severity
 from alertd.state import CheckState, Sent
 from alertd.store import ProviderStates, StateFile
-
-from .conftest import wait_until
 
 pytestmark = pytest.mark.fault
 

@@ -1,43 +1,23 @@
-"""Fixtures for the operations tests: a simulator, a webhook receiver, daemons torn down."""
+"""Fixtures for the operations tests: a simulator, daemons torn down (the webhook receiver is
+tests/conftest.py's)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.receivers import WebhookReceiver, webhook_receiver
-
-from ops.harness import DaemonProcess, SimulatorThread
+from support.daemon import SimulatorThread, StartDaemon, daemons
 
 
 @pytest.fixture
 def sim() -> Iterator[SimulatorThread]:
-    thread = SimulatorThread().start()
-    try:
+    with SimulatorThread() as thread:
         yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    with webhook_receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Callable[[Path], DaemonProcess]]:
+def spawn(tmp_path: Path) -> Iterator[StartDaemon]:
     """`spawn(config)` starts `alertd run`; every daemon started is stopped at teardown."""
-    started: list[DaemonProcess] = []
-
-    def start(config: Path) -> DaemonProcess:
-        daemon = DaemonProcess(config, tmp_path, name=f"daemon{len(started)}")
-        started.append(daemon)
-        return daemon.start()
-
-    try:
+    with daemons(tmp_path, poll_timeout=10) as start:
         yield start
-    finally:
-        for daemon in started:
-            daemon.close()

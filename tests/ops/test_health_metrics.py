@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from support.daemon import DaemonProcess, SimulatorThread, free_port, wait_until, write_config
 from support.receivers import WebhookReceiver
 
 from alertd.loader import load
 from alertd.observability.health import STALE_INTERVALS, assess
 from alertd.scheduler import Daemon
 from alertd.simulator import Account, Simulator
-from ops.harness import DaemonProcess, SimulatorThread, free_port, wait_until, write_config
 
 Spawn = Callable[[Path], DaemonProcess]
 

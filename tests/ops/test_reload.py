@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.receivers import WebhookReceiver
-
-from ops.harness import (
+from support.daemon import (
     DaemonProcess,
     SimulatorThread,
     free_port,
@@ -22,6 +20,7 @@ from ops.harness import (
     write_config,
     write_text,
 )
+from support.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +30,7 @@ Spawn = Callable[[Path], DaemonProcess]
 def reload(daemon: DaemonProcess, event: str = "reloaded") -> dict[str, Any]:
     """SIGHUP, then the daemon's answer (`reloaded` or `reload_refused`) to this signal."""
     seen = len(daemon.events(("reloaded", "reload_refused")))
-    daemon.signal(signal.SIGHUP)
+    daemon.send_signal(signal.SIGHUP)
     answers = daemon.wait_for(("reloaded", "reload_refused"), count=seen + 1)
     answer = answers[seen]
     assert answer["event"] == event, f"{answer}\n{daemon.tail()}"
@@ -153,7 +152,7 @@ def test_reload_removing_a_provider_with_a_poll_in_flight_is_clean(
 
     write_config(path, {"keeper": keeper}, hook)
     assert reload(daemon)["removed"] == ["slow"]
-    assert daemon.polls("slow") == 0, "the reload must happen while the poll is in flight"
+    assert daemon.polls("slow") == [], "the reload must happen while the poll is in flight"
     daemon.wait_for_polls(["keeper"], 4)  # past the 3 s timeout: the poll has returned
     assert daemon.events("poll_job_crashed") == [], daemon.tail()
 

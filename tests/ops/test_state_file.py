@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.daemon import DaemonProcess, SimulatorThread, wait_until, write_config
 from support.receivers import WebhookReceiver
-
-from ops.harness import DaemonProcess, SimulatorThread, wait_until, write_config
 
 pytestmark = pytest.mark.e2e
 

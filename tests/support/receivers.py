@@ -2,7 +2,8 @@
 
 `WebhookReceiver` is what an Apprise `json://` URL posts to. It records every POSTed JSON
 body (`{"version", "title", "message", "attachments", "type"}`) and can be switched "down"
-(answers 500, counting the rejected attempts) and back up.
+(answers 500, counting the rejected attempts) and back up. `ClosableWebhookReceiver` is down
+another way: its listening socket is closed, so deliveries meet "connection refused".
 
 `SmtpReceiver` is an aiosmtpd server with AUTH over plain SMTP (as Apprise's
 `mailto://user:pass@127.0.0.1:PORT?...&mode=insecure` speaks it). It records each message's
@@ -16,13 +17,15 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -30,8 +33,50 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 # -- webhook ------------------------------------------------------------------------------------
 
 
+class _WebhookServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    receiver: WebhookReceiver
+
+
+class _WebhookHandler(BaseHTTPRequestHandler):
+    server: _WebhookServer
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            body = {"unparseable": raw.decode("utf-8", "replace")}
+        if not isinstance(body, dict):
+            body = {"unexpected": body}
+        body["_path"] = self.path
+        status = self.server.receiver._record(body)
+        reply = b'{"ok": true}' if status == 200 else b'{"error": "receiver is down"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: pytest shows the test's own output, not an access log."""
+
+
+class _OneRequestPerConnection(_WebhookHandler):
+    protocol_version = "HTTP/1.0"  # the server closes each connection after its answer
+
+
 class WebhookReceiver:
-    """A threaded HTTP server recording POSTed JSON bodies; `down` makes it answer 500."""
+    """A threaded HTTP server recording POSTed JSON bodies; `go_down` makes it answer 500.
+
+    `stop` closes the listening socket (a delivery then meets "connection refused"); `start`
+    listens again, on the same port once it had one.
+    """
+
+    handler: type[_WebhookHandler] = _WebhookHandler
 
     def __init__(self, path: str = "/hook") -> None:
         self.path = path
@@ -39,15 +84,13 @@ class WebhookReceiver:
         self._received: list[dict[str, Any]] = []
         self._rejected: list[dict[str, Any]] = []
         self._down = False
-        self._httpd = _WebhookServer(("127.0.0.1", 0), _WebhookHandler)
-        self._httpd.receiver = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="webhook-receiver", daemon=True
-        )
+        self._port = 0
+        self._httpd: _WebhookServer | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        return self._port
 
     @property
     def apprise_url(self) -> str:
@@ -97,45 +140,59 @@ class WebhookReceiver:
             return 200
 
     # lifecycle ---------------------------------------------------------------------------------
-    def start(self) -> WebhookReceiver:
+    def start(self) -> Self:
+        """Listens (again): on port 0 the first time, then on the port it had."""
+        if self._httpd is not None:
+            return self
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpd = _WebhookServer(("127.0.0.1", self._port), self.handler)
+                break
+            except OSError:  # the same port, freed a moment ago
+                if self._port == 0 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        httpd.receiver = self
+        self._port = int(httpd.server_address[1])
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, name="webhook-receiver", daemon=True
+        )
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        """Closes the listening socket (nothing happens if it is closed already)."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def is_listening(self) -> bool:
+        return self._httpd is not None
+
+    def refuses_connections(self) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) != 0
 
 
-class _WebhookServer(ThreadingHTTPServer):
-    daemon_threads = True
-    receiver: WebhookReceiver
+class ClosableWebhookReceiver(WebhookReceiver):
+    """A webhook whose `down()` CLOSES its listening socket, so deliveries meet "connection
+    refused" (not a polite 500); `up()` listens again on the same port. HTTP/1.0: one request
+    per connection, so no kept-alive connection still takes deliveries while it is down."""
 
+    handler = _OneRequestPerConnection
 
-class _WebhookHandler(BaseHTTPRequestHandler):
-    server: _WebhookServer
-    protocol_version = "HTTP/1.1"
+    def down(self) -> None:
+        self.stop()
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        try:
-            body = json.loads(raw or b"null")
-        except ValueError:
-            body = {"unparseable": raw.decode("utf-8", "replace")}
-        if not isinstance(body, dict):
-            body = {"unexpected": body}
-        body["_path"] = self.path
-        status = self.server.receiver._record(body)
-        reply = b'{"ok": true}' if status == 200 else b'{"error": "receiver is down"}'
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: pytest shows the test's own output, not an access log."""
+    def up(self) -> Self:
+        return self.start()
 
 
 @contextmanager

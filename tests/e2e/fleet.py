@@ -1,0 +1,48 @@
+"""The end-to-end test fleet: one account per provider type, sentinel secrets, thresholds.
+
+Every provider type has one simulated account, named after its type, with a sentinel API
+key; the SMTP password is a sentinel too, so any test can check that no secret leaked.
+The simulator, the daemon and the receivers they drive are in tests/support.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from support.daemon import DaemonProcess, SimulatorThread
+
+SMTP_USER = "alertd"
+SMTP_PASSWORD = "SENTINEL-PW-5e0c2a9b"
+SENTINEL = "SENTINEL-"
+
+USD_TYPES = ("browser7", "youcom", "decaptcha")
+CREDIT_TYPES = ("lobstr", "srtgen")
+
+# (warning, critical) in each provider's unit.
+THRESHOLDS: dict[str, tuple[Decimal, Decimal]] = {
+    **{kind: (Decimal(10), Decimal(2)) for kind in USD_TYPES},
+    **{kind: (Decimal(2000), Decimal(500)) for kind in CREDIT_TYPES},
+}
+HEALTHY = {**{k: Decimal(100) for k in USD_TYPES}, **{k: Decimal(8000) for k in CREDIT_TYPES}}
+
+
+def api_key(kind: str) -> str:
+    return f"SENTINEL-KEY-{kind}-9f31d7"
+
+
+RunDaemon = Callable[..., DaemonProcess]  # the run_daemon fixture
+
+
+def watch_every_account(
+    sim: SimulatorThread, per_provider: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Config entries for every simulated account, with the thresholds of its type."""
+    entries = {}
+    for account in sim.accounts.values():
+        warning, critical = THRESHOLDS[account.type]
+        settings = {"warning": str(warning), "critical": str(critical)}
+        settings.update((per_provider or {}).get(account.name, {}))
+        entries[account.name] = sim.provider(account.name, **settings)
+    return entries
