@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from alertd.cycle import Planned, advance, destinations, plan, policy_of
+from alertd.cycle import Destination, Planned, advance, destinations, plan, policy_of
 from alertd.errors import RateLimitedError
 from alertd.evaluate import BALANCE, Finding
 from alertd.http import HttpClient
@@ -59,6 +59,13 @@ class Engine:
         self.observers: list[Callable[[str, PollResult, dict[str, CheckState]], None]] = []
         self.delivery_observers: list[Callable[[str, str, str, bool, float], None]] = []
         self._loggers: dict[str, Any] = {}
+        self._routes: dict[str, list[Destination]] = {}  # derived from settings, per provider
+
+    def reconfigure(self, settings: Settings, dispatcher: Dispatcher) -> None:
+        """A reload: new providers, notifiers, routes; deliveries under way finish as they were."""
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self._routes.clear()
 
     def _log(self, provider: str) -> Any:
         """One bound logger per provider, built once: binding on every poll showed in profiles."""
@@ -118,7 +125,9 @@ class Engine:
             )
         for observer in self.observers:
             observer(name, result, checks)
-        routes = destinations(self.settings.config, name)
+        routes = self._routes.get(name)
+        if routes is None:
+            routes = self._routes[name] = destinations(self.settings.config, name)
         due = plan(checks, routes, policy_of(cfg), result.checked_at, result.reading is not None)
         for planned in due:
             self._act(name, planned, result.checked_at)

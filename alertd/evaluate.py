@@ -69,16 +69,14 @@ def _balance(reading: Reading, policy: Policy, previous: Severity) -> Finding:
     if not levels:
         return Finding(BALANCE, Severity.OK, "no thresholds set")
     for severity, level in levels:
-        sticky = previous >= severity and reading.amount < level + _margin(
-            level, policy.recovery_margin
-        )
-        if reading.amount < level or sticky:
+        if reading.amount < level:
             shown = format_money(reading.money(level))
-            verb = "below" if reading.amount < level else "not yet back above"
-            if sticky and reading.amount >= level:
-                margin = _margin(level, policy.recovery_margin)
-                shown = format_money(reading.money(level + margin))
-            return Finding(BALANCE, severity, f"{verb} {severity.label} threshold {shown}", level)
+            return Finding(BALANCE, severity, f"below {severity.label} threshold {shown}", level)
+        clears_at = level + _margin(level, policy.recovery_margin)
+        if previous >= severity and reading.amount < clears_at:
+            shown = format_money(reading.money(clears_at))
+            detail = f"not yet back above {severity.label} threshold {shown}"
+            return Finding(BALANCE, severity, detail, level)
     weakest = levels[-1][1]
     return Finding(
         BALANCE,

@@ -21,7 +21,7 @@ from pydantic_settings import SettingsError
 from alertd.config import AlertdConfig, NotifierConfig, ProviderConfig, RawLayers
 from alertd.errors import ConfigError
 from alertd.interpolate import interpolate
-from alertd.providers import Provider, build
+from alertd.providers import REGISTRY, Provider, build
 from alertd.providers.http_json import compile_expression
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/alertd/config.yaml"))
@@ -219,7 +219,7 @@ def _check_provider(
     name: str, cfg: ProviderConfig, notifiers: Mapping[str, object]
 ) -> tuple[ProviderConfig, list[str]]:
     problems: list[str] = []
-    if build(name, cfg).needs_api_key:
+    if REGISTRY[cfg.type].needs_api_key:
         cfg, key_problems = _resolve_api_key(cfg)
         problems.extend(key_problems)
     provider = build(name, cfg)

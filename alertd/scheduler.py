@@ -176,8 +176,7 @@ class Daemon:
             if not same_account(old_cfg[name], new_cfg[name]):
                 self.engine.drop(name)
         self.settings = new
-        self.engine.settings = new
-        self.engine.dispatcher = Dispatcher(new.config.notifiers, self.retry)
+        self.engine.reconfigure(new, Dispatcher(new.config.notifiers, self.retry))
         logs.REDACTOR.update([*old.secrets(), *new.secrets()])
         for name in [*added, *changed]:
             self.schedule(name, new_cfg[name])
