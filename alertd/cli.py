@@ -24,26 +24,38 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name. The command's own copy
+    has no defaults, so that `alertd -c PATH check` keeps the PATH given before `check`."""
     common = argparse.ArgumentParser(add_help=False)
+    unset = argparse.SUPPRESS
     common.add_argument(
         "-c",
         "--config",
         metavar="PATH",
+        default=None if defaults else unset,
         help="config file (default: $ALERTD_CONFIG, ./config.yaml, /etc/alertd/config.yaml)",
     )
     common.add_argument(
         "--log-format",
         choices=("json", "console"),
+        default=None if defaults else unset,
         help="default: console on a terminal, JSON lines otherwise",
     )
     common.add_argument(
-        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info" if defaults else unset,
     )
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common_options(defaults=False)
     parser = argparse.ArgumentParser(
         prog="alertd",
         description="Watches prepaid API balances and alerts before one runs dry.",
-        parents=[common],
+        parents=[_common_options(defaults=True)],
     )
     parser.add_argument("--version", action="version", version=f"alertd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

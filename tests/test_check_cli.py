@@ -326,6 +326,23 @@ def test_validate_exit_codes(tmp_path: Path, stub: StubAPI) -> None:
     assert "Traceback" not in bad.stderr
 
 
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("-c", "{path}", "--log-level", "debug", "check"),
+        ("check", "-c", "{path}", "--log-level", "debug"),
+    ],
+    ids=["options-before-the-command", "options-after-the-command"],
+)
+def test_common_options_count_before_or_after_the_command(
+    tmp_path: Path, stub: StubAPI, order: tuple[str, ...]
+) -> None:
+    path = write(tmp_path, base_config(stub.url))
+    result = run_alertd(*(arg.format(path=path) for arg in order), cwd=tmp_path)
+    assert result.code == 0, result
+    assert table(result.stdout)["dc"]["balance"] == "$1,250.75"
+
+
 def test_usage_error_exits_2(tmp_path: Path) -> None:
     result = run_alertd("check", "--bogus", cwd=tmp_path)
     assert result.code == 2
