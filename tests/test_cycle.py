@@ -11,6 +11,7 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,20 +134,8 @@ def findings_and_plan(
     return states, [(p.check, p.decision) for p in due]
 
 
-LOBSTR: dict[str, Any] = {
-    "id": "price_abc123",
-    "object": "plan",
-    "name": "Professional",
-    "available": 10000,
-    "consumed": 1550,
-    "bonus_credit": 0,
-    "rollover_credit": 200,
-    "interval": "monthly",
-    "used_slots": 3,
-    "total_available_slots": 20,
-    "has_unpaid_bill": False,
-    "reset_time": "2025-02-01T00:00:00Z",
-}
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+LOBSTR: dict[str, Any] = json.loads((FIXTURES / "lobstr" / "balance.json").read_text())
 
 
 def srtgen_body(status: str = "active", usage: int = 209715200, total: int = 1250) -> Any:

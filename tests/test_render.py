@@ -30,6 +30,7 @@ from alertd.providers.base import decode_json
 from alertd.state import Reason
 
 GOLDEN = Path(__file__).parent / "golden"
+FIXTURES = Path(__file__).parent / "fixtures"
 UPDATE = os.environ.get("ALERTD_UPDATE_GOLDEN") == "1"
 
 OK, WARNING, CRITICAL = Severity.OK, Severity.WARNING, Severity.CRITICAL
@@ -58,21 +59,9 @@ def _youcom(cents: str) -> str:
 
 
 def _lobstr(consumed: int, unpaid: bool = False) -> dict[str, Any]:
-    return {
-        "id": "price_abc123",
-        "object": "plan",
-        "name": "Professional",
-        "available": 10000,
-        "consumed": consumed,
-        "bonus_credit": 0,
-        "rollover_credit": 200,
-        "rollover_credit_expires_at": None,
-        "interval": "monthly",
-        "used_slots": 3,
-        "total_available_slots": 20,
-        "has_unpaid_bill": unpaid,
-        "reset_time": "2026-04-01T00:00:00Z",
-    }
+    documented = json.loads((FIXTURES / "lobstr" / "balance.json").read_text())
+    changes = {"consumed": consumed, "has_unpaid_bill": unpaid}
+    return documented | changes | {"reset_time": "2026-04-01T00:00:00Z"}
 
 
 def _srtgen(total: int, pro_status: str = "active", usage_gb: int = 2) -> dict[str, Any]:

@@ -13,76 +13,24 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-# The documented endpoint of each provider type, and a body shaped as its docs show
-# (numbers chosen so that each renders in a recognisable way).
-PATHS = {
-    "browser7": "/v1/account/balance",
-    "youcom": "/v1/billing/account_balance",
-    "lobstr": "/v1/user/balance",
-    "srtgen": "/api/v1/balance",
-    "decaptcha": "/api/balance",
-}
+from alertd.simulator import PATHS
 
+# The documented endpoint of each provider type (shared with the simulator), and a body as
+# its docs show, read from tests/fixtures: "$17.00 (1,700 renders)", "$7,189.245",
+# "8,450 credits", 1,250 credits with an active plan, "$1,250.75" from "1,250.75".
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DOCUMENTED: dict[str, Any] = {
-    # 1700 cents: "$17.00 (1,700 renders)"
-    "browser7": {
-        "totalBalanceCents": 1700,
-        "totalBalanceFormatted": "$17.00",
-        "breakdown": {
-            "paid": {"cents": 1575, "formatted": "$15.75"},
-            "free": {"cents": 0, "formatted": "$0.00"},
-            "bonus": {"cents": 125, "formatted": "$1.25"},
-        },
-    },
-    # fractional cents: "$7,189.245"
-    "youcom": {"data": {"type": "account", "id": "a1b2", "attributes": {"balance": 718924.5}}},
-    # available - consumed = 8,450 credits, capacity 10,000
-    "lobstr": {
-        "id": "price_abc123",
-        "object": "plan",
-        "name": "Professional",
-        "available": 10000,
-        "consumed": 1550,
-        "bonus_credit": 0,
-        "rollover_credit": 200,
-        "rollover_credit_expires_at": None,
-        "interval": "monthly",
-        "used_slots": 3,
-        "total_available_slots": 20,
-        "has_unpaid_bill": False,
-        "reset_time": "2025-02-01T00:00:00Z",
-    },
-    # 1,250 credits of a 1,250 capacity (1000 plan + 250 extra); storage 2% full
-    "srtgen": {
-        "success": True,
-        "user": {"name": "Alex Rivera", "email": "alex@example.com"},
-        "credits": {
-            "totalBalance": 1250,
-            "totalMonthlyCredits": 1000,
-            "extraCredits": 250,
-            "plans": [
-                {
-                    "id": "starter",
-                    "name": "Starter Plan",
-                    "status": "active",
-                    "balance": 1000,
-                    "total": 1000,
-                    "resetTime": "2026-04-29T17:48:46.000Z",
-                }
-            ],
-        },
-        "storage": {
-            "usage": 209715200,
-            "limit": 10737418240,
-            "formattedUsage": "200 MB",
-            "formattedLimit": "10 GB",
-        },
-        "updatedAt": "2026-03-29T17:48:46.000Z",
-    },
-    # a balance string with a thousands separator: "$1,250.75"
-    "decaptcha": {"isSuccess": True, "statusCode": 200, "errorMessage": None, "data": "1,250.75"},
+    kind: json.loads((FIXTURES / kind / name).read_text())
+    for kind, name in {
+        "browser7": "balance_1700.json",
+        "youcom": "balance.json",
+        "lobstr": "balance.json",
+        "srtgen": "balance.json",
+        "decaptcha": "balance_separators.json",
+    }.items()
 }
 
 
