@@ -15,6 +15,7 @@ Prints a table; targets are shown beside the figures, never asserted by a timed 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -30,10 +31,13 @@ import threading
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from alertd.simulator import fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -177,12 +181,33 @@ def polls(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e.get("event") in ("poll", "poll_failed")]
 
 
-# -- phase 1: scale ---------------------------------------------------------------------------
-def scale_run(n: int, interval: int, duration: float, crossings: int, work: Path) -> dict[str, Any]:
+@contextlib.contextmanager
+def stand(
+    n: int,
+    interval: int,
+    work: Path,
+    name: str,
+    before_start: Callable[[Simulator], None] | None = None,
+) -> Iterator[tuple[Simulator, Receiver, Daemon]]:
+    """Simulator, webhook receiver and daemon for one phase; all three stopped afterwards."""
     sim = Simulator(n, interval, work)
     receiver = Receiver()
-    daemon = Daemon(with_notifier(sim.config, receiver), work, f"scale-{n}")
+    daemon: Daemon | None = None
     try:
+        if before_start is not None:
+            before_start(sim)
+        daemon = Daemon(with_notifier(sim.config, receiver), work, name)
+        yield sim, receiver, daemon
+    finally:
+        if daemon is not None and daemon.proc.poll() is None:
+            daemon.proc.kill()
+        receiver.stop()
+        sim.stop()
+
+
+# -- phase 1: scale ---------------------------------------------------------------------------
+def scale_run(n: int, interval: int, duration: float, crossings: int, work: Path) -> dict[str, Any]:
+    with stand(n, interval, work, f"scale-{n}") as (sim, receiver, daemon):
 
         def first_sweep_done() -> bool:
             return len({e["provider"] for e in polls(daemon.events())}) >= n
@@ -239,11 +264,6 @@ def scale_run(n: int, interval: int, duration: float, crossings: int, work: Path
             "latency_p99_ms": _percentile(latencies, 99),
             "exit": code,
         }
-    finally:
-        if daemon.proc.poll() is None:
-            daemon.proc.kill()
-        receiver.stop()
-        sim.stop()
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -255,22 +275,17 @@ def _percentile(values: list[float], pct: float) -> float:
 
 # -- phase 2: hanging providers ----------------------------------------------------------------
 def hanging_run(n: int, hanging: int, interval: int, duration: float, work: Path) -> dict[str, Any]:
-    sim = Simulator(n, interval, work)
-    hung = [f"{kind}-{i:04d}" for i, kind in _names(n)][:: max(n // hanging, 1)][:hanging]
-    for account in hung:
-        sim.control(account, hang=True)
-    receiver = Receiver()
-    daemon = Daemon(with_notifier(sim.config, receiver), work, f"hang-{n}")
-    try:
+    hung = [account.name for account in fleet(n)][:: max(n // hanging, 1)][:hanging]
+
+    def hang(sim: Simulator) -> None:
+        for account in hung:
+            sim.control(account, hang=True)
+
+    with stand(n, interval, work, f"hang-{n}", before_start=hang) as (_, _, daemon):
         end = time.time() + duration
         wait_for(lambda: time.time() >= end, duration + 5, step=0.5)
         events = polls(daemon.events())
         daemon.stop()
-    finally:
-        if daemon.proc.poll() is None:
-            daemon.proc.kill()
-        receiver.stop()
-        sim.stop()
     times: dict[str, list[float]] = defaultdict(list)
     for e in events:
         if e["provider"] not in hung and e.get("event") == "poll":
@@ -291,25 +306,12 @@ def hanging_run(n: int, hanging: int, interval: int, duration: float, work: Path
     }
 
 
-def _names(n: int) -> list[tuple[int, str]]:
-    kinds = ("browser7", "youcom", "lobstr", "srtgen", "decaptcha")
-    return [(i, kinds[i % 5]) for i in range(n)]
-
-
 # -- phase 3: idle ------------------------------------------------------------------------------
 def idle_run(work: Path, seconds: float = 12) -> dict[str, float]:
-    sim = Simulator(5, 5, work)
-    receiver = Receiver()
-    daemon = Daemon(with_notifier(sim.config, receiver), work, "idle-5")
-    try:
+    with stand(5, 5, work, "idle-5") as (_, _, daemon):
         wait_for(lambda: False, seconds)
         memory = daemon.memory_kib()
         daemon.stop()
-    finally:
-        if daemon.proc.poll() is None:
-            daemon.proc.kill()
-        receiver.stop()
-        sim.stop()
     return {"rss_mib": memory["VmRSS"] / 1024, "peak_rss_mib": memory["VmHWM"] / 1024}
 
 
