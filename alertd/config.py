@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -34,8 +34,8 @@ from alertd.model import Severity
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-PROVIDER_TYPES = ("browser7", "youcom", "lobstr", "srtgen", "decaptcha", "http_json")
 ProviderTypeName = Literal["browser7", "youcom", "lobstr", "srtgen", "decaptcha", "http_json"]
+PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderTypeName)
 
 
 class _Strict(BaseModel):

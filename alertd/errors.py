@@ -2,12 +2,11 @@
 
     AlertdError
     ├── ConfigError            the config file or environment is wrong (one line per problem)
-    ├── ProviderError          one poll of one provider failed; never fatal
-    │   ├── AuthError          401/403: retrying will not help, alerted at once
-    │   ├── RateLimitedError   429: try again after `retry_after` seconds
-    │   ├── UnavailableError   5xx, timeout, connection refused: transient
-    │   └── ResponseError      the body is not what the provider documents
-    └── NotifyError            a notification could not be delivered
+    └── ProviderError          one poll of one provider failed; never fatal
+        ├── AuthError          401/403: retrying will not help, alerted at once
+        ├── RateLimitedError   429: try again after `retry_after` seconds
+        ├── UnavailableError   5xx, timeout, connection refused: transient
+        └── ResponseError      the body is not what the provider documents
 
 Messages never carry a secret: they are built from status codes, field paths and
 our own words, never from request headers or URLs with credentials.
@@ -54,7 +53,3 @@ class UnavailableError(ProviderError):
 
 class ResponseError(ProviderError):
     """The provider answered, but not in its documented shape."""
-
-
-class NotifyError(AlertdError):
-    """A notification could not be delivered through any of its URLs."""
