@@ -108,6 +108,17 @@ class HttpClient:
         finally:
             await response.aclose()
 
+    async def forget(self, pool: str) -> None:
+        """Closes a provider's pool when a reload removes it or points it at another account."""
+        if isinstance(self._transport, PerProviderTransport):
+            await self._transport.forget(pool)
+
+    def pools(self) -> list[str]:
+        """The providers that hold a pool (a test and debugging aid)."""
+        if isinstance(self._transport, PerProviderTransport):
+            return sorted(self._transport._pools)
+        return []
+
     async def aclose(self) -> None:
         await self._transport.aclose()
 

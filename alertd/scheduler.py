@@ -172,9 +172,11 @@ class Daemon:
             self.metrics.forget(name)
             self.watched_since.pop(name, None)
             self.engine.drop(name)
+            await self.engine.client.forget(name)
         for name in changed:
             if not same_account(old_cfg[name], new_cfg[name]):
                 self.engine.drop(name)
+                await self.engine.client.forget(name)
         self.settings = new
         self.engine.reconfigure(new, Dispatcher(new.config.notifiers, self.retry))
         logs.REDACTOR.update([*old.secrets(), *new.secrets()])

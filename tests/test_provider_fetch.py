@@ -322,3 +322,20 @@ async def test_client_survives_failures(
         else:
             outcomes.append(str(reading.amount))
     assert outcomes == [REFUSED, "timed out after 0.25s", "7189.245"]
+
+
+async def test_a_forgotten_provider_pool_is_closed_and_others_keep_theirs(
+    stub_server: StubServer, http_client: HttpClient, fixture_bytes: FixtureBytes
+) -> None:
+    """A reload that removes a provider releases its pool; the others are untouched."""
+    browser7, youcom = KINDS[0], KINDS[1]
+    for kind in (browser7, youcom):
+        stub_server.answer(PREFIX + kind.path, Reply(body=fixture_bytes(kind.type, kind.fixture)))
+        await provider_for(kind, stub_server.url + PREFIX).fetch(http_client, CHECKED_AT)
+    assert http_client.pools() == ["browser7", "youcom"]
+
+    await http_client.forget("browser7")
+
+    assert http_client.pools() == ["youcom"]
+    again = await provider_for(browser7, stub_server.url + PREFIX).fetch(http_client, CHECKED_AT)
+    assert again.amount == browser7.amount
