@@ -11,11 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from alertd.config import AlertdConfig, ProviderConfig
-from alertd.errors import ProviderError
-from alertd.evaluate import FETCH, Finding, evaluate
-from alertd.model import Reading, Severity
-from alertd.state import (
+from alertd.config.model import AlertdConfig, ProviderConfig
+from alertd.core.evaluate import FETCH, Finding, evaluate
+from alertd.core.model import Reading, Severity
+from alertd.core.state import (
     AlertPolicy,
     CheckState,
     Decision,
@@ -25,6 +24,7 @@ from alertd.state import (
     observe_failure,
     observe_success,
 )
+from alertd.errors import ProviderError
 
 
 @dataclass(frozen=True, slots=True)

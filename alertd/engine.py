@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from alertd.config.loader import Settings
+from alertd.core.evaluate import BALANCE, Finding
+from alertd.core.model import Reading, Severity
+from alertd.core.render import Alert, Message, render
+from alertd.core.state import CheckState, record_sent
 from alertd.cycle import Destination, Planned, advance, destinations, plan, policy_of
 from alertd.errors import RateLimitedError
-from alertd.evaluate import BALANCE, Finding
 from alertd.http import HttpClient
-from alertd.loader import Settings
-from alertd.model import Reading, Severity
 from alertd.notify.dispatch import Dispatcher
-from alertd.notify.render import Alert, Message, render
 from alertd.observability.logging import get_logger
 from alertd.poll import PollResult, poll
-from alertd.state import CheckState, record_sent
 
 DeliveryKey = tuple[str, str, str]  # provider, check, destination key
 

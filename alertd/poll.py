@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from alertd.core.model import Reading
 from alertd.errors import ProviderError, ResponseError
 from alertd.http import HttpClient
-from alertd.model import Reading
 from alertd.observability.logging import get_logger
 from alertd.providers import Provider
 

@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alertd.model import Severity
-from alertd.state import CheckState, Sent
+from alertd.core.model import Severity
+from alertd.core.state import CheckState, Sent
 
 FORMAT_VERSION = 1
 ProviderStates = dict[str, dict[str, CheckState]]

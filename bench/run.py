@@ -37,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from alertd.simulator import fleet
+from alertd.demo.simulator import fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -46,7 +46,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # -- processes ----------------------------------------------------------------------------------
 class Simulator:
-    """`python -m alertd.simulator` in its own process, with a config watching its fleet."""
+    """`python -m alertd.demo.simulator` in its own process, with a config watching its fleet."""
 
     def __init__(self, accounts: int, interval: int, workdir: Path) -> None:
         self.config = workdir / f"sim-{accounts}.yaml"
@@ -54,7 +54,7 @@ class Simulator:
             [
                 PY,
                 "-m",
-                "alertd.simulator",
+                "alertd.demo.simulator",
                 "--accounts",
                 str(accounts),
                 "--port",
@@ -339,7 +339,7 @@ print(u.ru_utime + u.ru_stime)
 def _targets(n: int, work: Path) -> tuple[Simulator, list[dict[str, Any]]]:
     sim = Simulator(n, 60, work)
     sys.path.insert(0, str(ROOT))
-    from alertd.loader import load
+    from alertd.config.loader import load
 
     settings = load(sim.config)
     targets = [{"url": p.url, "headers": p.request_headers()} for p in settings.providers.values()]

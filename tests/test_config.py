@@ -15,10 +15,10 @@ import pytest
 from support.cli import run_alertd
 from support.configs import load_text, problems_of, scrub_alertd_env, write_config
 
-from alertd import loader
-from alertd.config_types import Threshold
+from alertd.config import loader
+from alertd.config.loader import find_config, load
+from alertd.config.types import Threshold
 from alertd.errors import ConfigError
-from alertd.loader import find_config, load
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "config.example.yaml"

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from alertd.config import AlertdConfig, ProviderConfig
+from alertd.config.model import AlertdConfig, ProviderConfig
+from alertd.core.evaluate import BALANCE, FETCH
+from alertd.core.model import Reading, Severity, Signal
+from alertd.core.state import AlertPolicy, CheckState, Decision, Reason, record_sent
 from alertd.cycle import Destination, advance, destinations, plan, policy_of
 from alertd.errors import UnavailableError
-from alertd.evaluate import BALANCE, FETCH
-from alertd.model import Reading, Severity, Signal
 from alertd.providers import build
 from alertd.providers.base import decode_json
-from alertd.state import AlertPolicy, CheckState, Decision, Reason, record_sent
 
 OK, WARNING, CRITICAL = Severity.OK, Severity.WARNING, Severity.CRITICAL
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from alertd.config import NotifierConfig
+from alertd.config.model import NotifierConfig
+from alertd.core.render import Message
 from alertd.notify.dispatch import Dispatcher, RetryPolicy
-from alertd.notify.render import Message
 
 MESSAGE = Message(
     title="[CRITICAL] browser7-prod: balance $4.50 (450 renders) fell below critical threshold",

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from support_http import Reply, StubServer
 
-from alertd.config import ProviderConfig
+from alertd.config.model import ProviderConfig
 from alertd.errors import (
     AuthError,
     ProviderError,

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from alertd.config import PROVIDER_TYPES, ProviderConfig
+from alertd.config.model import PROVIDER_TYPES, ProviderConfig
+from alertd.core.model import Reading, Signal
 from alertd.errors import (
     AuthError,
     ProviderError,
@@ -24,7 +25,6 @@ from alertd.errors import (
     UnavailableError,
 )
 from alertd.http import HttpClient
-from alertd.model import Reading, Signal
 from alertd.providers import REGISTRY, build
 from alertd.providers.base import Provider, check_status, decode_json, parse_retry_after
 

@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 
-from alertd.config import ProviderConfig
-from alertd.evaluate import BALANCE, FETCH, evaluate
-from alertd.model import Reading, Severity
-from alertd.notify.render import Alert, Message, probe_message, render
+from alertd.config.model import ProviderConfig
+from alertd.core.evaluate import BALANCE, FETCH, evaluate
+from alertd.core.model import Reading, Severity
+from alertd.core.render import Alert, Message, probe_message, render
+from alertd.core.state import Reason
 from alertd.providers import build
 from alertd.providers.base import decode_json
-from alertd.state import Reason
 
 GOLDEN = Path(__file__).parent / "golden"
 FIXTURES = Path(__file__).parent / "fixtures"

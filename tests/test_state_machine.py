@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 
-from alertd.config import ProviderConfig
-from alertd.cycle import Destination, advance, plan, policy_of
-from alertd.errors import AuthError, ProviderError, ResponseError, UnavailableError
-from alertd.evaluate import BALANCE, FETCH
-from alertd.model import Reading, Severity
-from alertd.state import (
+from alertd.config.model import ProviderConfig
+from alertd.core.evaluate import BALANCE, FETCH
+from alertd.core.model import Reading, Severity
+from alertd.core.state import (
     AlertPolicy,
     CheckState,
     Decision,
@@ -29,6 +27,8 @@ from alertd.state import (
     observe_success,
     record_sent,
 )
+from alertd.cycle import Destination, advance, plan, policy_of
+from alertd.errors import AuthError, ProviderError, ResponseError, UnavailableError
 
 OK, WARNING, CRITICAL = Severity.OK, Severity.WARNING, Severity.CRITICAL
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

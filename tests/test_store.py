@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from alertd.model import Severity
-from alertd.state import CheckState, Sent
+from alertd.core.model import Severity
+from alertd.core.state import CheckState, Sent
 from alertd.store import FORMAT_VERSION, StateFile, decode, encode
 
 T0 = datetime(2026, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)

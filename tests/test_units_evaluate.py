@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from alertd.config import ProviderConfig
-from alertd.evaluate import BALANCE, evaluate
-from alertd.model import Money, Reading, Severity, Signal
-from alertd.units import format_amount, format_money
+from alertd.config.model import ProviderConfig
+from alertd.core.evaluate import BALANCE, evaluate
+from alertd.core.format import format_amount, format_money
+from alertd.core.model import Money, Reading, Severity, Signal
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OK, WARNING, CRITICAL = Severity.OK, Severity.WARNING, Severity.CRITICAL

@@ -15,8 +15,8 @@ from typing import Any
 
 import apprise
 
-from alertd.config import NotifierConfig
-from alertd.notify.render import Message
+from alertd.config.model import NotifierConfig
+from alertd.core.render import Message
 from alertd.observability.logging import get_logger
 
 MIN_SPACING_S = 1.0

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from alertd.core.state import CheckState
 from alertd.poll import PollResult
-from alertd.state import CheckState
 
 
 class Metrics:

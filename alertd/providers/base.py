@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from alertd.config import ProviderConfig
+from alertd.config.model import ProviderConfig
+from alertd.core.model import Reading
 from alertd.errors import (
     AuthError,
     ProviderError,
@@ -25,7 +26,6 @@ from alertd.errors import (
     UnavailableError,
 )
 from alertd.http import KEEPALIVE_EXPIRY, HttpClient
-from alertd.model import Reading
 
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from alertd.core.model import Reading
 from alertd.errors import AuthError, ResponseError
-from alertd.model import Reading
 from alertd.providers.base import Provider, decimal_from_text, require_object
 
 

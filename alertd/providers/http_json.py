@@ -16,8 +16,8 @@ from jmespath.exceptions import JMESPathError
 from jmespath.functions import Functions, signature
 from jmespath.parser import ParsedResult
 
+from alertd.core.model import Reading
 from alertd.errors import ResponseError
-from alertd.model import Reading
 from alertd.providers.base import Provider, as_number, decimal_from_text
 
 

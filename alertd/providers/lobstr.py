@@ -10,8 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from alertd.core.model import Reading, Signal
 from alertd.errors import ResponseError
-from alertd.model import Reading, Signal
 from alertd.providers.base import Provider, as_number, number, require_object
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from alertd.core.model import Reading, Signal
 from alertd.errors import ResponseError
-from alertd.model import Reading, Signal
 from alertd.providers.base import Provider, as_number, field, number, require_object
 
 

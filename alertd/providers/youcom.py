@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from alertd.model import Reading
+from alertd.core.model import Reading
 from alertd.providers.base import Provider, number, require_object
 
 

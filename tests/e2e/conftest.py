@@ -14,7 +14,7 @@ import pytest
 from support.daemon import DaemonProcess, SimulatorThread, daemons, write_config
 from support.receivers import SmtpReceiver, WebhookReceiver, smtp_receiver
 
-from alertd.simulator import TYPES, Account
+from alertd.demo.simulator import TYPES, Account
 from e2e.fleet import HEALTHY, SMTP_PASSWORD, SMTP_USER, RunDaemon, api_key, watch_every_account
 
 

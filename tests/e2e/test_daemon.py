@@ -16,7 +16,7 @@ import pytest
 from support.daemon import DaemonProcess, SimulatorThread, wait_until
 from support.receivers import SmtpReceiver, WebhookReceiver
 
-from alertd.simulator import TYPES
+from alertd.demo.simulator import TYPES
 from e2e.fleet import CREDIT_TYPES, SENTINEL, SMTP_PASSWORD, USD_TYPES, RunDaemon, api_key
 
 pytestmark = [

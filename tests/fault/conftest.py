@@ -17,7 +17,7 @@ import pytest
 from support.daemon import DaemonProcess, SimulatorThread, daemons, write_text
 from support.receivers import ClosableWebhookReceiver
 
-from alertd.simulator import Account
+from alertd.demo.simulator import Account
 
 
 @pytest.fixture

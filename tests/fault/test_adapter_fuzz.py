@@ -26,9 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alertd.config import ProviderConfig
+from alertd.config.model import ProviderConfig
+from alertd.core.model import Reading
 from alertd.errors import ProviderError
-from alertd.model import Reading
 from alertd.providers import build
 from alertd.providers.base import Provider, decode_json
 

@@ -17,7 +17,7 @@ import pytest
 from support.daemon import DaemonProcess, SimulatorThread, wait_until
 from support.receivers import ClosableWebhookReceiver as Webhook
 
-from alertd.simulator import Account
+from alertd.demo.simulator import Account
 
 pytestmark = pytest.mark.fault
 

@@ -28,8 +28,8 @@ import pytest
 from support.daemon import wait_until
 
 import alertd.store
-from alertd.model import Severity
-from alertd.state import CheckState, Sent
+from alertd.core.model import Severity
+from alertd.core.state import CheckState, Sent
 from alertd.store import ProviderStates, StateFile
 
 pytestmark = pytest.mark.fault
@@ -194,8 +194,8 @@ WRITER = """
 import itertools, sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from alertd.model import Severity
-from alertd.state import CheckState, Sent
+from alertd.core.model import Severity
+from alertd.core.state import CheckState, Sent
 from alertd.store import StateFile
 
 path, start, PROVIDERS = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])

@@ -25,10 +25,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.daemon import DaemonProcess, SimulatorThread, free_port, wait_until, write_config
 from support.receivers import WebhookReceiver
 
-from alertd.loader import load
+from alertd.config.loader import load
+from alertd.daemon import Daemon
+from alertd.demo.simulator import Account, Simulator
 from alertd.observability.health import STALE_INTERVALS, assess
-from alertd.scheduler import Daemon
-from alertd.simulator import Account, Simulator
 
 Spawn = Callable[[Path], DaemonProcess]
 

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from alertd.simulator import PATHS
+from alertd.demo.simulator import PATHS
 
 # The documented endpoint of each provider type (shared with the simulator), and a body as
 # its docs show, read from tests/fixtures: "$17.00 (1,700 renders)", "$7,189.245",

@@ -6,7 +6,7 @@ The documented auth header is checked (401 on a wrong key). `POST /_control/<acc
 with a JSON object changes an account while it runs: balance, status, hang, delay,
 body (raw text), unpaid_bill, plan_status, storage_ratio.
 
-Run alone: `python -m alertd.simulator --accounts 1000 --port 0 --config-out sim.yaml`.
+Run alone: `python -m alertd.demo.simulator --accounts 1000 --port 0 --config-out sim.yaml`.
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m alertd.simulator")
+    parser = argparse.ArgumentParser(prog="python -m alertd.demo.simulator")
     parser.add_argument("--accounts", type=int, default=5)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--interval", default="60s")

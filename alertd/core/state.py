@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from alertd.core.evaluate import FETCH, Finding
+from alertd.core.model import Severity
 from alertd.errors import AuthError, ProviderError
-from alertd.evaluate import FETCH, Finding
-from alertd.model import Severity
 
 
 class Reason(enum.StrEnum):

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from alertd.evaluate import BALANCE, FETCH
-from alertd.model import Reading, Severity
-from alertd.state import Reason
-from alertd.units import format_money
+from alertd.core.evaluate import BALANCE, FETCH
+from alertd.core.format import format_money
+from alertd.core.model import Reading, Severity
+from alertd.core.state import Reason
 
 NOTIFY_TYPES = {
     Severity.WARNING: "warning",

@@ -18,9 +18,9 @@ import yaml
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
-from alertd.config import AlertdConfig, NotifierConfig, ProviderConfig, RawLayers
+from alertd.config.interpolate import interpolate
+from alertd.config.model import AlertdConfig, NotifierConfig, ProviderConfig, RawLayers
 from alertd.errors import ConfigError
-from alertd.interpolate import interpolate
 from alertd.providers import REGISTRY, Provider, build
 from alertd.providers.http_json import compile_expression
 
@@ -279,7 +279,7 @@ def _resolve_api_key(cfg: ProviderConfig) -> tuple[ProviderConfig, list[str]]:
 
 
 def _check_notifier(notifier: NotifierConfig) -> list[str]:
-    from alertd.notify_urls import invalid_urls  # Apprise is heavy: imported only when needed
+    from alertd.notify.urls import invalid_urls  # Apprise is heavy: imported only when needed
 
     # Apprise logs why it refuses a URL, quoting tokens in full ("An invalid Slack (third)
     # Token (...) was specified"): silence it here, each refused URL gets its own line below.

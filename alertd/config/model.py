@@ -1,7 +1,7 @@
 """The configuration model (SPEC §2): pydantic models with `extra="forbid"`, env overrides.
 
 Loading (file discovery, YAML, interpolation, error reporting, cross-checks) lives in
-`alertd.loader`; this module only says what a valid config looks like.
+`alertd.config.loader`; this module only says what a valid config looks like.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from alertd.config_types import (
+from alertd.config.types import (
     Duration,
     Fraction,
     Jitter,
@@ -30,7 +30,7 @@ from alertd.config_types import (
     ThresholdValue,
     parse_decimal,
 )
-from alertd.model import Severity
+from alertd.core.model import Severity
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -85,7 +85,7 @@ class Policy(_Strict):
 
 
 class ProviderConfig(Policy):
-    """One watched account. Type-specific rules are checked by `alertd.loader`."""
+    """One watched account. Type-specific rules are checked by `alertd.config.loader`."""
 
     type: ProviderTypeName
     api_key: SecretStr | None = None

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alertd.evaluate import BALANCE, Finding
-from alertd.model import Severity
+from alertd.core.evaluate import BALANCE, Finding
+from alertd.core.format import format_money
+from alertd.core.model import Severity
 from alertd.poll import PollResult
-from alertd.units import format_money
 
 
 class Status(enum.IntEnum):

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from alertd.config import Policy
-from alertd.config_types import Threshold
-from alertd.model import Reading, Severity
-from alertd.units import format_money
+from alertd.config.model import Policy
+from alertd.config.types import Threshold
+from alertd.core.format import format_money
+from alertd.core.model import Reading, Severity
 
 BALANCE = "balance"
 FETCH = "fetch"

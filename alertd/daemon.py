@@ -17,18 +17,18 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 
-from alertd.config import ProviderConfig
+from alertd.config.loader import Settings, load
+from alertd.config.model import ProviderConfig
+from alertd.core.state import CheckState
 from alertd.engine import Engine
 from alertd.errors import ConfigError
 from alertd.http import make_client
 from alertd.listener import start_listener
-from alertd.loader import Settings, load
 from alertd.notify.dispatch import Dispatcher, RetryPolicy
 from alertd.observability import logging as logs
 from alertd.observability.health import Health, assess
 from alertd.observability.metrics import Metrics
 from alertd.poll import PollResult
-from alertd.state import CheckState
 from alertd.store import StateFile
 from alertd.timing import trigger_for
 
