@@ -19,8 +19,8 @@ from apscheduler.schedulers.base import STATE_RUNNING
 
 from alertd.config.loader import Settings, load
 from alertd.config.model import ProviderConfig
-from alertd.core.state import CheckState
-from alertd.engine import Engine
+from alertd.core.model import Poll
+from alertd.engine import Engine, Watch
 from alertd.errors import ConfigError
 from alertd.http import make_client
 from alertd.listener import start_listener
@@ -28,8 +28,7 @@ from alertd.notify.dispatch import Dispatcher, RetryPolicy
 from alertd.observability import logging as logs
 from alertd.observability.health import Health, assess
 from alertd.observability.metrics import Metrics
-from alertd.poll import PollResult
-from alertd.store import StateFile
+from alertd.store import ProviderStates, StateFile
 from alertd.timing import trigger_for
 
 STOP_GRACE_SECONDS = 8.0  # under `docker stop`'s 10 s, so the last state write still happens
@@ -63,7 +62,6 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         self.engine: Engine | None = None
         self.metrics = Metrics()
-        self.watched_since: dict[str, datetime] = {}
         path = settings.config.state_file
         self.state_file = StateFile(path) if path else None
         self._save_pending = False
@@ -85,9 +83,7 @@ class Daemon:
 
     def schedule(self, name: str, cfg: ProviderConfig) -> None:
         assert self.scheduler is not None
-        now = self.clock()
-        self.watched_since[name] = now
-        trigger = trigger_for(cfg, now, self.rng)
+        trigger = trigger_for(cfg, self.clock(), self.rng)
         self.scheduler.add_job(
             self._job,
             trigger,
@@ -99,10 +95,8 @@ class Daemon:
         )
 
     # -- observers ------------------------------------------------------------------------------
-    def _on_poll(self, name: str, result: PollResult, checks: dict[str, CheckState]) -> None:
-        cfg = self.settings.config.providers.get(name)
-        if cfg is not None:
-            self.metrics.on_poll(name, cfg.type, result, checks)
+    def _on_poll(self, watch: Watch, poll: Poll) -> None:
+        self.metrics.on_poll(watch.name, watch.rules.provider_type, poll, watch.state.checks)
 
     def _on_delivery(self, provider: str, notifier: str, reason: str, ok: bool, s: float) -> None:
         self.metrics.on_delivery(notifier, reason, ok, s)
@@ -113,10 +107,11 @@ class Daemon:
             and self.scheduler.state == STATE_RUNNING
             and not self.stopping.is_set()
         )
-        readings = self.engine.readings if self.engine else {}
-        last_success = {name: reading.checked_at for name, reading in readings.items()}
+        watches = self.engine.watches.values() if self.engine else ()
+        last_success = {w.name: w.state.reading.checked_at for w in watches if w.state.reading}
+        watched_since = {w.name: w.since for w in watches}
         intervals = {n: c.interval for n, c in self.settings.config.providers.items()}
-        return assess(running, intervals, last_success, self.watched_since, self.clock())
+        return assess(running, intervals, last_success, watched_since, self.clock())
 
     # -- state file ------------------------------------------------------------------------------
     def _persist_soon(self) -> None:
@@ -131,7 +126,7 @@ class Daemon:
         if self.state_file is None or self.engine is None:
             return
         try:
-            self.state_file.save(self.engine.checks, self.clock())
+            self.state_file.save(self.engine.checks(), self.clock())
         except OSError as exc:
             self.log.error(
                 "state_file_write_failed",
@@ -139,15 +134,15 @@ class Daemon:
                 error=exc.strerror or type(exc).__name__,
             )
 
-    def _restore(self, engine: Engine) -> None:
+    def _restore(self) -> ProviderStates:
         if self.state_file is None:
-            return
+            return {}
         states, problem = self.state_file.load(self.clock())
         if problem:
             self.log.error("state_file_unusable", problem=problem)
         kept = {name: s for name, s in states.items() if name in self.settings.providers}
-        engine.checks.update(kept)
         self.log.info("state_restored", path=str(self.state_file.path), providers=len(kept))
+        return kept
 
     # -- reload ---------------------------------------------------------------------------------
     def _request_reload(self) -> None:
@@ -167,18 +162,14 @@ class Daemon:
         removed = [n for n in old_cfg if n not in new_cfg]
         added = [n for n in new_cfg if n not in old_cfg]
         changed = [n for n in new_cfg if n in old_cfg and new_cfg[n] != old_cfg[n]]
+        repointed = [n for n in changed if not same_account(old_cfg[n], new_cfg[n])]
         for name in removed:
             self.scheduler.remove_job(name)
             self.metrics.forget(name)
-            self.watched_since.pop(name, None)
-            self.engine.drop(name)
+        for name in [*removed, *repointed]:
             await self.engine.client.forget(name)
-        for name in changed:
-            if not same_account(old_cfg[name], new_cfg[name]):
-                self.engine.drop(name)
-                await self.engine.client.forget(name)
         self.settings = new
-        self.engine.reconfigure(new, Dispatcher(new.config.notifiers, self.retry))
+        self.engine.reconfigure(new, Dispatcher(new.config.notifiers, self.retry), repointed)
         logs.REDACTOR.update([*old.secrets(), *new.secrets()])
         for name in [*added, *changed]:
             self.schedule(name, new_cfg[name])
@@ -208,11 +199,11 @@ class Daemon:
                 Dispatcher(config.notifiers, self.retry),
                 self.clock,
                 on_change=self._persist_soon,
+                restored=self._restore(),
             )
             engine.observers.append(self._on_poll)
             engine.delivery_observers.append(self._on_delivery)
             self.engine = engine
-            self._restore(engine)
             self.scheduler = AsyncIOScheduler(
                 timezone=UTC,
                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},

@@ -17,7 +17,7 @@ from support.configs import load_text, problems_of, scrub_alertd_env, write_conf
 
 from alertd.config import loader
 from alertd.config.loader import find_config, load
-from alertd.config.types import Threshold
+from alertd.core.rules import Threshold
 from alertd.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from alertd import __version__
 from alertd.cli.check_table import Row, Status, as_json, as_table, overall, row
 from alertd.config.loader import Settings, load
+from alertd.config.rules import levels_of
 from alertd.config.types import format_duration
 from alertd.core.evaluate import evaluate
 from alertd.errors import ConfigError
 from alertd.http import make_client
 from alertd.observability import logging as logs
-from alertd.poll import poll
 
 
 def utcnow() -> datetime:
@@ -118,13 +118,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 async def _check(settings: Settings, now: Callable[[], datetime]) -> list[Row]:
     async with make_client() as client:
         results = await asyncio.gather(
-            *(poll(provider, client, now) for provider in settings.providers.values())
+            *(provider.poll(client, now) for provider in settings.providers.values())
         )
     rows = []
-    for result in results:
-        cfg = settings.config.providers[result.provider]
-        findings = evaluate(result.reading, cfg) if result.reading else None
-        rows.append(row(cfg.type, result, findings))
+    for name, result in zip(settings.providers, results, strict=True):
+        cfg = settings.config.providers[name]
+        findings = evaluate(result.reading, levels_of(cfg)) if result.reading else None
+        rows.append(row(name, cfg.type, result, findings))
     return rows
 
 

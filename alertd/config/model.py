@@ -26,11 +26,11 @@ from alertd.config.types import (
     Duration,
     Fraction,
     Jitter,
-    Threshold,
     ThresholdValue,
     parse_decimal,
 )
 from alertd.core.model import Severity
+from alertd.core.rules import Threshold
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
+
+from alertd.core.rules import Threshold
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -62,25 +63,6 @@ def parse_decimal(value: Any) -> Decimal:
     if not number.is_finite():
         raise ValueError(f"'{value}' is not a finite number")
     return number
-
-
-@dataclass(frozen=True, slots=True)
-class Threshold:
-    """A level in the provider's unit, or a percentage of the capacity it reports."""
-
-    value: Decimal
-    percent: bool = False
-
-    def resolve(self, capacity: Decimal | None) -> Decimal | None:
-        """The level in the provider's unit; None when a percentage has no capacity to apply to."""
-        if not self.percent:
-            return self.value
-        if capacity is None:
-            return None
-        return capacity * self.value / 100
-
-    def __str__(self) -> str:
-        return f"{self.value}%" if self.percent else str(self.value)
 
 
 def parse_threshold(value: Any) -> Threshold:

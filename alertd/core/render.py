@@ -1,19 +1,21 @@
-"""PURE: an alert becomes a title, a body and an Apprise notify type (SPEC §3).
+"""PURE: a notification becomes a title, a body and an Apprise notify type (SPEC §3).
 
 The title names severity, provider and what happened; the body states the balance in its
-unit, the threshold, the breakdown, and when it was checked. Golden tests pin the text.
+unit, the threshold, the breakdown, and when it was checked. Everything it says comes from
+the structured `Notification` that `step` built; nothing is parsed back out of text.
+Golden tests pin the text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from alertd.core.evaluate import BALANCE, FETCH
 from alertd.core.format import format_money
-from alertd.core.model import Reading, Severity
+from alertd.core.model import Severity
 from alertd.core.state import Reason
+from alertd.core.step import Notification
 
 NOTIFY_TYPES = {
     Severity.WARNING: "warning",
@@ -21,24 +23,6 @@ NOTIFY_TYPES = {
     Severity.OK: "success",
 }
 INFO = "info"
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """Everything a message says, gathered by the engine from state and the last reading."""
-
-    provider: str
-    provider_type: str
-    check: str
-    reason: Reason
-    severity: Severity
-    previous: Severity
-    detail: str
-    now: datetime
-    reading: Reading | None = None
-    threshold: Decimal | None = None
-    failures: int = 0
-    since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,21 +36,20 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _headline(alert: Alert) -> str:
+def _headline(alert: Notification) -> str:
     level = alert.severity.label
     if alert.check == FETCH:
         if alert.reason is Reason.RESOLVED:
             return "balance can be checked again"
-        why = alert.detail.removeprefix("cannot check: ")
         still = " (still)" if alert.reason is Reason.REMINDER else ""
-        return f"cannot check balance{still}: {why}"
+        return f"cannot check balance{still}: {alert.failure or alert.detail}"
     if alert.check == BALANCE:
         amount = format_money(alert.reading.money()) if alert.reading else "unknown"
         if _recovering(alert):
             held = f"not yet back above {level} threshold"
             improved = alert.reason is Reason.IMPROVED
             return f"balance {amount} {'improved, ' if improved else ''}{held}"
-        if alert.reason is Reason.RESOLVED and _below_threshold(alert):
+        if alert.reason is Reason.RESOLVED and alert.current > Severity.OK:
             # A destination with min_severity hears its alert end while a lower level holds.
             return f"balance {amount} back above {alert.previous.label} threshold"
         return {
@@ -82,26 +65,12 @@ def _headline(alert: Alert) -> str:
     return alert.detail + (" (still)" if alert.reason is Reason.REMINDER else "")
 
 
-def _below_threshold(alert: Alert) -> bool:
-    return (
-        alert.reading is not None
-        and alert.threshold is not None
-        and alert.reading.amount < alert.threshold
-    )
-
-
-def _recovering(alert: Alert) -> bool:
+def _recovering(alert: Notification) -> bool:
     """Back at or above the threshold, but held at its level by `recovery_margin`."""
-    return (
-        alert.check == BALANCE
-        and alert.reason is not Reason.RESOLVED
-        and alert.reading is not None
-        and alert.threshold is not None
-        and not _below_threshold(alert)
-    )
+    return alert.check == BALANCE and alert.reason is not Reason.RESOLVED and alert.held_by_margin
 
 
-def render(alert: Alert) -> Message:
+def render(alert: Notification) -> Message:
     tag = "RESOLVED" if alert.reason is Reason.RESOLVED else alert.severity.name
     title = f"[{tag}] {alert.provider}: {_headline(alert)}"
     lines = [

@@ -6,10 +6,12 @@ thousand providers do not become a thousand times the bucket series.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from alertd.core.model import Poll
 from alertd.core.state import CheckState
-from alertd.poll import PollResult
 
 
 class Metrics:
@@ -63,7 +65,7 @@ class Metrics:
         self.providers = Gauge("alertd_providers", "Providers configured", registry=r)
 
     def on_poll(
-        self, provider: str, provider_type: str, result: PollResult, checks: dict[str, CheckState]
+        self, provider: str, provider_type: str, result: Poll, checks: Mapping[str, CheckState]
     ) -> None:
         outcome = "ok" if result.reading is not None else "error"
         self.polls.labels(provider, outcome).inc()

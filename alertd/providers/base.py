@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -17,7 +18,7 @@ from typing import Any, ClassVar
 import httpx
 
 from alertd.config.model import ProviderConfig
-from alertd.core.model import Reading
+from alertd.core.model import Failure, Poll, Reading
 from alertd.errors import (
     AuthError,
     ProviderError,
@@ -26,6 +27,7 @@ from alertd.errors import (
     UnavailableError,
 )
 from alertd.http import KEEPALIVE_EXPIRY, HttpClient
+from alertd.observability.logging import get_logger
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -69,6 +71,21 @@ class Provider:
         if self.needs_api_key:
             headers.update(self.auth_headers(self.config.api_key_value()))
         return headers
+
+    async def poll(self, client: HttpClient, clock: Callable[[], datetime]) -> Poll:
+        """One poll with every failure turned into a value, never raised: a bug in an
+        adapter costs one poll, never the daemon."""
+        started = time.perf_counter()
+        checked_at = clock()
+        try:
+            reading = await self.fetch(client, checked_at)
+        except ProviderError as exc:
+            return Poll(checked_at, failure=exc.failure(), duration=time.perf_counter() - started)
+        except Exception as exc:
+            get_logger(provider=self.name).exception("poll_crashed")
+            reason = f"internal error while reading the response: {type(exc).__name__}"
+            return Poll(checked_at, failure=Failure(reason), duration=time.perf_counter() - started)
+        return Poll(checked_at, reading=reading, duration=time.perf_counter() - started)
 
     async def fetch(self, client: HttpClient, now: datetime) -> Reading:
         """One poll, bounded as a whole by the provider's timeout (a slow drip included)."""

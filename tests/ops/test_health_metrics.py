@@ -320,7 +320,7 @@ async def test_daemon_health_follows_the_scheduler(
                 raise AssertionError(f"timed out waiting for {what}")
 
             await until(
-                lambda: daemon.engine is not None and "wallet" in daemon.engine.readings,
+                lambda: daemon.engine is not None and daemon.engine.watches["wallet"].state.reading,
                 "the first poll",
             )
             assert daemon.health().ok
