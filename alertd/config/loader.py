@@ -22,7 +22,6 @@ from alertd.config.interpolate import interpolate
 from alertd.config.model import AlertdConfig, NotifierConfig, ProviderConfig, RawLayers
 from alertd.errors import ConfigError
 from alertd.providers import REGISTRY, Provider, build
-from alertd.providers.http_json import compile_expression
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/alertd/config.yaml"))
 
@@ -222,39 +221,10 @@ def _check_provider(
     if REGISTRY[cfg.type].needs_api_key:
         cfg, key_problems = _resolve_api_key(cfg)
         problems.extend(key_problems)
-    provider = build(name, cfg)
-    if provider.default_base_url is None and not cfg.base_url:
-        problems.append(f"base_url: required for type {cfg.type}")
-    if cfg.type == "http_json":
-        for key in ("path", "expression"):
-            if not getattr(cfg, key):
-                problems.append(f"{key}: required for type http_json")
-        for key in ("expression", "capacity_expression"):
-            expression = getattr(cfg, key)
-            if expression:
-                try:
-                    compile_expression(expression)
-                except ValueError as exc:
-                    problems.append(f"{key}: {_one_line(str(exc))}")
-    elif cfg.unit and cfg.type != "decaptcha":
-        problems.append(f"unit: {cfg.type} reports its own unit; unit is for decaptcha, http_json")
-    if not provider.has_capacity():
-        for level in ("warning", "critical"):
-            threshold = getattr(cfg, level)
-            if threshold is not None and threshold.percent:
-                problems.append(
-                    f"{level}: {threshold} is a percentage, but {cfg.type} reports no capacity"
-                    " to take it of; give an amount in the provider's unit"
-                )
+    problems.extend(build(name, cfg).config_problems())
     for notifier in _unknown(cfg.notify or (), notifiers):
         problems.append(f"notify: unknown notifier '{notifier}'")
     return cfg, problems
-
-
-def _one_line(message: str) -> str:
-    """JMESPath explains on three lines (message, expression, caret): one line here."""
-    parts = [part.strip() for part in message.splitlines()]
-    return " ".join(part for part in parts if part and set(part) != {"^"})
 
 
 def _unknown(names: Iterable[str], known: Mapping[str, object]) -> list[str]:
