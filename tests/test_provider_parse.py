@@ -17,6 +17,7 @@ import pytest
 
 from alertd.config.model import PROVIDER_TYPES, ProviderConfig
 from alertd.core.model import Reading, Signal
+from alertd.demo.simulator import TYPES
 from alertd.errors import (
     AuthError,
     ProviderError,
@@ -443,7 +444,7 @@ def test_decaptcha_success_flag_must_be_a_boolean(success: Any) -> None:
 # -- shape errors, every provider -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("provider_type", ["browser7", "youcom", "lobstr", "srtgen", "decaptcha"])
+@pytest.mark.parametrize("provider_type", TYPES)
 @pytest.mark.parametrize("body", ["[]", '[{"data": "1"}]', '"1250.75"', "1250", "null", "true"])
 def test_body_that_is_not_an_object(provider_type: str, body: str) -> None:
     error = refused(provider_type, body)
