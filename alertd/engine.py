@@ -76,15 +76,18 @@ class Engine:
 
     # -- polling ------------------------------------------------------------------------------
     async def poll_provider(self, name: str) -> None:
-        log = self._log(name)
         provider = self.settings.providers.get(name)
         if provider is None:
             return
         now = self.clock()
-        if name in self.not_before and now < self.not_before[name]:
-            log.info(
-                "poll_deferred", reason="rate limited", until=self.not_before[name].isoformat()
+        until = self.not_before.get(name)
+        if until is not None and now < until:
+            # A deferred poll is a failed check: a provider asking for a long wait reaches
+            # "cannot check" after failure_threshold polls instead of silencing the check.
+            error = RateLimitedError(
+                f"rate limited, next try at {until:%Y-%m-%d %H:%M:%S} UTC", None
             )
+            self._apply(name, PollResult(name, now, 0.0, error=error))
             return
         result = await poll(provider, self.client, self.clock)
         self._apply(name, result)
@@ -97,7 +100,10 @@ class Engine:
             return
         error = result.error
         if isinstance(error, RateLimitedError) and error.retry_after:
-            self.not_before[name] = result.checked_at + timedelta(seconds=error.retry_after)
+            # capped at the failure threshold's time: the check is tried again by then
+            longest = (cfg.interval * cfg.failure_threshold).total_seconds()
+            wait = timedelta(seconds=min(error.retry_after, longest))
+            self.not_before[name] = result.checked_at + wait
         previous = self.checks.get(name, {})
         checks, findings = advance(previous, result.reading, error, cfg, result.checked_at)
         self.checks[name] = checks

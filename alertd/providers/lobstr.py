@@ -13,6 +13,7 @@ from typing import Any
 from alertd.errors import ResponseError
 from alertd.model import Reading, Signal
 from alertd.providers.base import Provider, as_number, number, require_object
+from alertd.text import printable
 
 
 class Lobstr(Provider):
@@ -50,7 +51,7 @@ class Lobstr(Provider):
             info["slots"] = f"{used}/{total}"
         for key in ("reset_time", "interval", "name"):
             if isinstance(body.get(key), str):
-                info[key if key != "name" else "plan"] = body[key]
+                info[key if key != "name" else "plan"] = printable(body[key], 80)
         return Reading(
             amount=available - consumed,
             unit="credits",
