@@ -334,8 +334,8 @@ ERROR_CASES = [
     ),
     pytest.param(
         one_provider("type: openai\napi_key: k"),
-        "provider 'p': type: Input should be 'browser7', 'youcom', 'lobstr', 'srtgen', "
-        "'decaptcha' or 'http_json'",
+        "provider 'p': type: 'openai' is not a provider type; known: browser7, youcom, lobstr, "
+        "srtgen, decaptcha, http_json",
         id="unknown-type",
     ),
     pytest.param(
@@ -362,7 +362,8 @@ ERROR_CASES = [
     pytest.param(
         "notifiers:\n  ops: {urls: [json://127.0.0.1:9/a], min_severity: info}\n"
         + one_provider("type: youcom\napi_key: k"),
-        "notifier 'ops': min_severity: Input should be 'warning' or 'critical'",
+        "notifier 'ops': min_severity: 'info' is not a valid min_severity; known: warning, "
+        "critical",
         id="bad-min-severity",
     ),
     pytest.param(
