@@ -102,7 +102,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(
         f"{settings.path}: valid, {len(config.providers)} provider(s), "
         f"{len(config.notifiers)} notifier(s)"
-        + (f", {len(settings.warnings)} warning(s)" if settings.warnings else "")
     )
     for warning in settings.warnings:
         print(warning, file=sys.stderr)
