@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +31,21 @@ class Measured:
     peak_rss_mib: float
 
 
+def _high_water_mib(pid: int) -> float | None:
+    """VmHWM of the process now: its own peak RSS (wait4's ru_maxrss would count the test
+    process too, whose memory the child had between fork and exec)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 def run_measured(*args: str, cwd: Path, timeout: float) -> Measured:
-    """`python -m alertd ARGS`; its peak RSS from wait4 (this child only, not the test's other
-    children), killed after `timeout` seconds."""
+    """`python -m alertd ARGS`, its peak RSS sampled every 20 ms, killed after `timeout`."""
     out, err = cwd / "measured.stdout", cwd / "measured.stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(
@@ -46,25 +56,21 @@ def run_measured(*args: str, cwd: Path, timeout: float) -> Measured:
             stdout=stdout,
             stderr=stderr,
         )
-    killed = threading.Event()
-
-    def kill() -> None:
-        killed.set()
-        proc.kill()
-
-    timer = threading.Timer(timeout, kill)
     start = time.monotonic()
-    timer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        timer.cancel()
+    peak, killed = 0.0, False
+    while proc.poll() is None:
+        if time.monotonic() - start > timeout:
+            proc.kill()
+            killed = True
+            proc.wait(timeout=10)
+            break
+        peak = max(peak, _high_water_mib(proc.pid) or 0.0)
+        time.sleep(0.02)
     seconds = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
     return Measured(
-        None if killed.is_set() else proc.returncode,
+        None if killed else proc.returncode,
         out.read_text(errors="replace"),
         err.read_text(errors="replace"),
         seconds,
-        usage.ru_maxrss / 1024,
+        peak,
     )
