@@ -121,7 +121,7 @@ class ProviderConfig(Policy):
             port = parts.port
         except ValueError:  # out of range, or not a number
             port = -1
-        if port is not None and not 0 < port < 65536:
+        if port is not None and not 0 <= port < 65536:
             written = parts.netloc.rpartition(":")[2]
             shown = f" {written}" if written.isdigit() and len(written) < 12 else ""
             raise ValueError(f"port{shown} is not between 1 and 65535")
