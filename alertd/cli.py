@@ -103,6 +103,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"{settings.path}: valid, {len(config.providers)} provider(s), "
         f"{len(config.notifiers)} notifier(s)"
     )
+    for warning in settings.warnings:
+        print(warning, file=sys.stderr)
     for name, p in config.providers.items():
         notify = ", ".join(p.notify) if p.notify is not None else "all notifiers"
         print(
@@ -141,6 +143,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _load(args)
     from alertd.scheduler import Daemon
+
+    for warning in settings.warnings:
+        logs.get_logger().warning("config_warning", warning=warning)
 
     return asyncio.run(Daemon(settings, config_arg=args.config).run())
 
@@ -207,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except ConfigError as exc:  # every command loads the config; one place reports it
         print(exc, file=sys.stderr)
+        if args.command == "check" and args.json:  # a monitoring system parses stdout
+            print(json.dumps({"status": Status.UNKNOWN.name, "errors": exc.problems}, indent=2))
         return int(Status.UNKNOWN) if args.command == "check" else 1
     except Exception as exc:  # the last net: one line, redacted, never a traceback
         logs.get_logger().error("internal_error", error=type(exc).__name__, exc_info=exc)

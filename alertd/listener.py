@@ -5,23 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from alertd.config_types import parse_listen
 from alertd.httpserver import Request, Response, serve
 from alertd.observability.health import Health
 from alertd.observability.metrics import Metrics
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """`127.0.0.1:9464`, `:9464` or `9464` (loopback unless a host is named), `[::]:9464`."""
-    text = value.strip()
-    if text.isdigit():
-        return "127.0.0.1", int(text)
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"'{value}' is not host:port")
-    host = host.strip("[]") or "127.0.0.1"
-    return host, int(port)
 
 
 async def start_listener(

@@ -9,10 +9,13 @@ provider because each job is its own asyncio task.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
@@ -33,6 +36,33 @@ from alertd.store import StateFile
 from alertd.timing import trigger_for
 
 STOP_GRACE_SECONDS = 8.0  # under `docker stop`'s 10 s, so the last state write still happens
+RELOAD_TIMEOUT_SECONDS = 30.0
+T = TypeVar("T")
+
+
+def _in_daemon_thread(func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """`func(*args)` in a daemon thread: its result (or exception) on the running loop."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled: nobody waits any more
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result, error = func(*args), None
+        except BaseException as exc:  # handed to the waiting coroutine
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed while we worked
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="alertd-reload", daemon=True).start()
+    return future
 
 
 def same_account(old: ProviderConfig, new: ProviderConfig) -> bool:
@@ -150,18 +180,47 @@ class Daemon:
         self.log.info("state_restored", path=str(self.state_file.path), providers=len(kept))
 
     # -- reload ---------------------------------------------------------------------------------
+    _reload_queued = False  # a SIGHUP came while a reload ran: one more reload after it
+
     def _request_reload(self) -> None:
-        if self._reloading is None or self._reloading.done():
-            self._reloading = asyncio.create_task(self.reload())
+        """SIGHUP. During a reload, one follow-up is queued (more SIGHUPs add nothing): the
+        running reload may have read the file before the edit that this signal announces."""
+        if self._reloading is not None and not self._reloading.done():
+            self._reload_queued = True
+            self.log.info("reload_queued")
+            return
+
+        async def reload_until_settled() -> bool:
+            while True:
+                self._reload_queued = False
+                applied = await self.reload()
+                if not self._reload_queued or self.stopping.is_set():
+                    return applied
+
+        self._reloading = asyncio.create_task(reload_until_settled())
 
     async def reload(self) -> bool:
-        """SIGHUP: apply a new config, or refuse it and keep running the old one."""
+        """SIGHUP: apply a new config, or refuse it and keep running the old one.
+
+        The file is loaded in a daemon thread, bounded by RELOAD_TIMEOUT_SECONDS: a load that
+        hangs (a file on a dead network mount) is refused and never keeps the process from
+        exiting, as `asyncio.to_thread`'s executor thread would (it is joined at exit).
+        """
         assert self.engine is not None and self.scheduler is not None
         try:
-            new = await asyncio.to_thread(load, self.config_arg or self.settings.path)
+            new = await asyncio.wait_for(
+                _in_daemon_thread(load, self.config_arg or self.settings.path),
+                RELOAD_TIMEOUT_SECONDS,
+            )
         except ConfigError as exc:
             self.log.error("reload_refused", problems=exc.problems)
             return False
+        except TimeoutError:
+            problem = f"loading the config did not finish within {RELOAD_TIMEOUT_SECONDS:g}s"
+            self.log.error("reload_refused", problems=[problem])
+            return False
+        for warning in new.warnings:
+            self.log.warning("config_warning", warning=warning)
         old = self.settings
         old_cfg, new_cfg = old.config.providers, new.config.providers
         removed = [n for n in old_cfg if n not in new_cfg]
