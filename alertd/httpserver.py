@@ -7,20 +7,16 @@ Keep-alive is supported because the simulator serves 1,000 accounts to one clien
 
 Its clients may be hostile (issue 8): `Limits` bounds what one can cost (a deadline for the
 request, one for taking the answer, sizes of the request line, headers and body, methods),
-and `listen()` adds a cap on connections and an accept loop that survives running out of
-descriptors. Without them, 1,100 idle connections exhausted the 1,024 descriptors of a
-systemd service and stopped every poll.
+and `alertd.httpguard` adds a cap on connections, a pace, and an accept loop that survives
+running out of descriptors. Without them, 1,100 idle connections exhausted the 1,024
+descriptors of a systemd service and stopped every poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
-import os
-import socket
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +24,6 @@ from urllib.parse import parse_qs, urlsplit
 
 MAX_HEADER_LINES = 100
 MAX_REQUEST_BODY = 64 * 1024
-ACCEPT_RETRY_SECONDS = 1.0  # out of descriptors: wait this long before accepting again
 LINGER_SECONDS = 1.0  # after an error answer, what the client sent is read (and dropped) so long
 LINGER_BYTES = 256 * 1024
 
@@ -36,7 +31,8 @@ LINGER_BYTES = 256 * 1024
 @dataclass(frozen=True, slots=True)
 class Limits:
     """What one client may cost the server. The defaults hold nothing back beyond sizes
-    (the simulator serves a trusted client pool); `listen()` callers pass strict ones."""
+    (the simulator serves a trusted client pool); `httpguard.listen()` callers pass strict
+    ones."""
 
     max_connections: int | None = None  # beyond it, 503 and closed at once
     request_timeout: float | None = None  # a request (head and body) must arrive within it
@@ -46,9 +42,9 @@ class Limits:
     max_header_lines: int = MAX_HEADER_LINES
     max_body: int = MAX_REQUEST_BODY
     methods: frozenset[str] | None = None  # others are 405; None: any
-    # listen() only: requests handled, and connections accepted, per second at most (the
-    # excess waits its turn, in the kernel's accept queue for connections), so that clients
-    # can never take more than a bounded share of the event loop from polling.
+    # httpguard.listen() only: requests handled, and connections accepted, per second at
+    # most (the excess waits its turn, connections in the kernel's accept queue), so that
+    # clients can never take more than a bounded share of the event loop from polling.
     requests_per_second: float | None = None
     accepts_per_second: float | None = None
 
@@ -92,7 +88,6 @@ class Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
-Report = Callable[[str, str], None]  # (what happened, detail): for the caller's rate-limited log
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -107,25 +102,6 @@ _REASONS = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
-_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
-
-
-class Pace:
-    """At most `rate` passages per second, in order of arrival; the others wait."""
-
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic):
-        self._interval = 1 / rate if rate else 0.0
-        self._clock = clock
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        if not self._interval:
-            return
-        now = self._clock()
-        slot = max(now, self._next)
-        self._next = slot + self._interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
 
 
 async def _line(reader: asyncio.StreamReader, limit: int, status: int, what: str) -> bytes:
@@ -179,7 +155,7 @@ async def _read_request(reader: asyncio.StreamReader, limits: Limits) -> Request
     return Request(method, url.path, parse_qs(url.query), headers, body)
 
 
-def _encode(response: Response, keep_alive: bool, head_only: bool = False) -> bytes:
+def encode(response: Response, keep_alive: bool, head_only: bool = False) -> bytes:
     reason = _REASONS.get(response.status, "Status")
     head = [
         f"HTTP/1.1 {response.status} {reason}",
@@ -204,7 +180,7 @@ async def _refuse(
 ) -> None:
     """Answers and closes so that the client reads the answer: what it already sent is read
     and dropped for a moment (closing with unread data would reset the connection first)."""
-    writer.write(_encode(response, keep_alive=False))
+    writer.write(encode(response, keep_alive=False))
     with contextlib.suppress(Exception):
         async with asyncio.timeout(LINGER_SECONDS):
             await writer.drain()
@@ -218,12 +194,12 @@ async def _refuse(
                 dropped += len(chunk)
 
 
-async def _serve_connection(
+async def serve_connection(
     handler: Handler,
     limits: Limits,
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
-    pace: Pace | None = None,
+    pace: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     try:
         while True:
@@ -241,14 +217,14 @@ async def _serve_connection(
                 break
             if request is None:
                 break
-            if pace is not None:
-                await pace.wait()
+            if pace is not None:  # the caller's budget of requests per second
+                await pace()
             try:
                 response = await handler(request)
             except Exception:
                 response = Response.json({"error": "internal error"}, status=500)
             keep_alive = request.headers.get("connection", "").lower() != "close"
-            writer.write(_encode(response, keep_alive, head_only=request.method == "HEAD"))
+            writer.write(encode(response, keep_alive, head_only=request.method == "HEAD"))
             try:
                 async with asyncio.timeout(limits.write_timeout):
                     await writer.drain()
@@ -276,10 +252,10 @@ async def serve(
 ) -> asyncio.Server:
     """Starts serving at once; `server.sockets[0].getsockname()[1]` is the bound port.
     For trusted local clients (the simulator): asyncio's own accept loop, which floods its
-    log when descriptors run out. Anything facing unknown clients uses `listen()`."""
+    log when descriptors run out. Anything facing unknown clients uses `httpguard.listen()`."""
     limits = limits or Limits()
     return await asyncio.start_server(
-        lambda r, w: _serve_connection(handler, limits, r, w),
+        lambda r, w: serve_connection(handler, limits, r, w),
         host,
         port,
         backlog=1024,
@@ -287,91 +263,5 @@ async def serve(
     )
 
 
-def bound_port(server: asyncio.Server | Listener) -> int:
+def bound_port(server: asyncio.Server) -> int:
     return int(server.sockets[0].getsockname()[1])
-
-
-class Listener:
-    """A server for untrusted clients: its own accept loop, so that it can cap connections
-    (the excess answered 503 and closed at once, costing a descriptor for a moment only)
-    and wait out descriptor exhaustion (EMFILE) instead of retrying in a tight loop."""
-
-    def __init__(self, sock: socket.socket, handler: Handler, limits: Limits, report: Report):
-        self._sock = sock
-        self._handler = handler
-        self._limits = limits
-        self._report = report
-        self._connections: set[asyncio.Task[None]] = set()
-        self._busy = _encode(
-            Response.json({"error": "too many connections"}, status=503), keep_alive=False
-        )
-        self._requests = Pace(limits.requests_per_second)
-        self._accepts = Pace(limits.accepts_per_second)
-        self._accepting = asyncio.create_task(self._accept_loop())
-
-    @property
-    def sockets(self) -> list[socket.socket]:
-        return [self._sock]
-
-    @property
-    def connections(self) -> int:
-        return len(self._connections)
-
-    async def _accept_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        cap = self._limits.max_connections
-        while True:
-            try:
-                conn, _ = await loop.sock_accept(self._sock)
-            except OSError as exc:
-                if exc.errno not in _OUT_OF_RESOURCES:
-                    raise
-                self._report("accept_failed", os.strerror(exc.errno or 0))
-                await asyncio.sleep(ACCEPT_RETRY_SECONDS)
-                continue
-            if cap is not None and len(self._connections) >= cap:
-                self._turn_away(conn)
-                self._report("connection_refused", f"{cap} connections open")
-            else:
-                task = asyncio.create_task(self._serve(conn))
-                self._connections.add(task)
-                task.add_done_callback(self._connections.discard)
-            await self._accepts.wait()
-
-    def _turn_away(self, conn: socket.socket) -> None:
-        """503 and close, without waiting: what the client already sent is read first (if
-        it is there), so that the close does not reset the connection before the 503."""
-        with contextlib.suppress(OSError):
-            conn.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                conn.recv(65536)
-            conn.send(self._busy)
-            conn.shutdown(socket.SHUT_WR)
-        conn.close()
-
-    async def _serve(self, conn: socket.socket) -> None:
-        try:
-            reader, writer = await asyncio.open_connection(
-                sock=conn, limit=self._limits.stream_limit
-            )
-        except OSError:
-            conn.close()
-            return
-        await _serve_connection(self._handler, self._limits, reader, writer, self._requests)
-
-    def close(self) -> None:
-        """Stops accepting and drops the open connections."""
-        self._accepting.cancel()
-        self._sock.close()
-        for task in list(self._connections):
-            task.cancel()
-
-
-async def listen(
-    handler: Handler, host: str, port: int, limits: Limits, report: Report
-) -> Listener:
-    """Binds (raising OSError as `socket` does: the port may be taken) and starts serving."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=128, reuse_port=False)
-    sock.setblocking(False)
-    return Listener(sock, handler, limits, report)

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 
 from alertd.errors import ConfigError
-from alertd.httpserver import Limits, Listener, Request, Response, listen
+from alertd.httpguard import Listener, listen
+from alertd.httpserver import Limits, Request, Response
 from alertd.observability import logging as logs
 from alertd.observability.health import Health
 from alertd.observability.metrics import Metrics, SharedRender

@@ -21,7 +21,7 @@ from alertd.config import ProviderConfig
 from alertd.engine import Engine
 from alertd.errors import ConfigError
 from alertd.http import make_client
-from alertd.httpserver import Listener
+from alertd.httpguard import Listener
 from alertd.listener import start_listener
 from alertd.loader import Settings, load
 from alertd.notify.dispatch import Dispatcher, RetryPolicy
