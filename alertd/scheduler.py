@@ -24,6 +24,7 @@ from alertd.config import ProviderConfig
 from alertd.engine import Engine
 from alertd.errors import ConfigError
 from alertd.http import make_client
+from alertd.httpguard import Listener
 from alertd.listener import start_listener
 from alertd.loader import Settings, load
 from alertd.notify.dispatch import Dispatcher, RetryPolicy
@@ -145,8 +146,14 @@ class Daemon:
         )
         readings = self.engine.readings if self.engine else {}
         last_success = {name: reading.checked_at for name, reading in readings.items()}
-        intervals = {n: c.interval for n, c in self.settings.config.providers.items()}
-        return assess(running, intervals, last_success, self.watched_since, self.clock())
+        providers = self.settings.config.providers
+        intervals = {n: c.interval for n, c in providers.items()}
+        # Ready once each provider's first poll was attempted: the engine keeps every
+        # provider's last result, and forgets it when a reload removes the provider or
+        # points it at another account (which then counts as new).
+        attempted = self.engine.last_poll if self.engine else {}
+        unpolled = [name for name in providers if name not in attempted]
+        return assess(running, intervals, last_success, self.watched_since, self.clock(), unpolled)
 
     # -- state file ------------------------------------------------------------------------------
     def _persist_soon(self) -> None:
@@ -258,7 +265,11 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
-        listener: asyncio.Server | None = None
+        listener: Listener | None = None
+        if self.settings.config.http.listen:  # first: a taken port stops alertd before a poll
+            listener = await start_listener(
+                self.settings.config.http.listen, self.health, self.metrics
+            )
         async with make_client() as client:
             config = self.settings.config
             engine = Engine(
@@ -281,8 +292,6 @@ class Daemon:
             self.scheduler.start()
             self.metrics.scheduler_running.set(1)
             self.metrics.providers.set(len(config.providers))
-            if config.http.listen:
-                listener = await start_listener(config.http.listen, self.health, self.metrics)
             self.log.info(
                 "started",
                 providers=len(config.providers),
