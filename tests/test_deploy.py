@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from alertd.errors import ConfigError
 from alertd.config_types import parse_listen
+from alertd.errors import ConfigError
 from alertd.loader import load
 
 REPO = Path(__file__).resolve().parent.parent
