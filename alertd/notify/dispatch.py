@@ -42,7 +42,7 @@ class RetryPolicy:
 
     attempts: int = 6
     first_delay: float = 1.0
-    max_delay: float = 60.0
+    max_delay: float = 30.0
 
     def step(self, failures: int) -> float:
         """The ceiling of the delay after `failures` consecutive failures (1: the first)."""
