@@ -96,7 +96,7 @@ def _load(args: argparse.Namespace) -> Settings:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     settings = _load(args)
-    from alertd.notify_urls import privacy_form
+    from alertd.notify_urls import display_form
 
     config = settings.config
     print(
@@ -112,7 +112,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"warning {p.warning or '-'}, critical {p.critical or '-'}, notify {notify}"
         )
     for name, n in config.notifiers.items():
-        urls = ", ".join(privacy_form(u) for u in n.urls)
+        urls = ", ".join(display_form(u) for u in n.urls)
         print(f"  notifier {name}: {urls} (min severity {n.min_severity})")
     return 0
 
@@ -164,7 +164,7 @@ async def _notify_test(settings: Settings, names: list[str]) -> list[tuple[str, 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
     settings = _load(args)
-    from alertd.notify_urls import privacy_form
+    from alertd.notify_urls import display_form
 
     notifiers = settings.config.notifiers
     unknown = [n for n in args.names if n not in notifiers]
@@ -180,7 +180,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
         return 1
     results = asyncio.run(_notify_test(settings, names))
     for name, index, ok in results:
-        url = privacy_form(notifiers[name].urls[index])
+        url = display_form(notifiers[name].urls[index])
         print(f"{name}: {'delivered' if ok else 'FAILED'} ({url})")
     return 0 if all(ok for _, _, ok in results) else 1
 

@@ -1,6 +1,7 @@
 """One poll, end to end: fetch → evaluate → step → notify → persist. The IO around the core.
 
-Deliveries run as their own tasks, so a slow or failing notifier never holds up polling.
+Deliveries run as their own tasks, each queued on its notifier URL's own lane (see
+`alertd.notify.lane`), so a slow or failing notifier never holds up polling or another URL.
 A delivery updates the notification log only after it went out; one that gives up leaves
 the log as it was, so the next poll decides again: an alert is never silently dropped.
 """
@@ -20,7 +21,7 @@ from alertd.evaluate import BALANCE, Finding
 from alertd.http import HttpClient
 from alertd.loader import Settings
 from alertd.model import Reading, Severity
-from alertd.notify.dispatch import Dispatcher
+from alertd.notify.dispatch import Dispatcher, Outcome
 from alertd.notify.render import Alert, Message, render
 from alertd.observability.logging import get_logger
 from alertd.poll import PollResult, poll
@@ -188,11 +189,12 @@ class Engine:
         log = self._log(provider)
         started = asyncio.get_running_loop().time()
         try:
-            ok = await self.dispatcher.deliver(
+            outcome = await self.dispatcher.deliver(
                 route.notifier,
                 route.url_index,
                 message,
                 on_failure=lambda: self.counters.update(["notifications_failed_attempts"]),
+                key=(provider, check),
                 provider=provider,
                 check=check,
                 title=message.title,
@@ -210,15 +212,22 @@ class Engine:
             "url_index": route.url_index,
             "title": message.title,
         }
-        for observer in self.delivery_observers:
-            observer(provider, route.notifier, planned.decision.reason.value, ok, elapsed)
+        ok = outcome is Outcome.SENT
+        if outcome in (Outcome.SENT, Outcome.FAILED, Outcome.DROPPED):
+            for observer in self.delivery_observers:
+                observer(provider, route.notifier, planned.decision.reason.value, ok, elapsed)
         if ok:
             self.counters["notifications_sent"] += 1
             self._record(key, planned.decision.severity, self.clock())
             log.info("notification_sent", **fields)
-        else:
+        elif outcome is Outcome.FAILED:
             self.counters["notifications_failed"] += 1
             log.error("notification_failed", attempts=self.dispatcher.retry.attempts, **fields)
+        elif outcome is Outcome.DROPPED:  # not recorded as sent: the next poll decides again
+            self.counters["notifications_dropped"] += 1
+            log.warning("notification_dropped", why="this notifier URL's queue is full", **fields)
+        else:  # superseded by newer news, or alertd stopping: decided again later
+            log.info("notification_not_sent", why=outcome.value, **fields)
 
     def _record(self, key: DeliveryKey, severity: Severity, at: datetime) -> None:
         provider, check, destination = key

@@ -37,6 +37,7 @@ from alertd.store import StateFile
 from alertd.timing import trigger_for
 
 STOP_GRACE_SECONDS = 8.0  # under `docker stop`'s 10 s, so the last state write still happens
+DELIVERY_GRACE_SECONDS = 4.0  # a send under way at SIGTERM; one still hung then is abandoned
 RELOAD_TIMEOUT_SECONDS = 30.0
 T = TypeVar("T")
 
@@ -311,13 +312,25 @@ class Daemon:
         self.stopping.set()
 
     async def _stop(self) -> None:
-        """Pause, let in-flight polls and deliveries finish (bounded), then shut down."""
+        """Pause; a send under way gets DELIVERY_GRACE_SECONDS (a hung SMTP server must not
+        outlast `docker stop`'s 10 s: its thread is a daemon and is left behind), messages
+        waiting in a queue or a backoff are not sent (not recorded either: the next start
+        decides again), polls get what is left of STOP_GRACE_SECONDS; then shut down."""
         assert self.scheduler is not None and self.engine is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_GRACE_SECONDS
         self.scheduler.pause()
         self.metrics.scheduler_running.set(0)
-        pending = [*self._polls, *self.engine.pending_deliveries()]
-        if pending:
-            _, left = await asyncio.wait(pending, timeout=STOP_GRACE_SECONDS)
+        self.engine.dispatcher.close()
+        deliveries = self.engine.pending_deliveries()
+        if deliveries:
+            _, hung = await asyncio.wait(deliveries, timeout=DELIVERY_GRACE_SECONDS)
+            for task in hung:
+                task.cancel()
+            if hung:
+                self.log.warning("deliveries_abandoned", count=len(hung))
+        if self._polls:
+            _, left = await asyncio.wait(set(self._polls), timeout=max(deadline - loop.time(), 0.1))
             for task in left:
                 task.cancel()
             if left:
