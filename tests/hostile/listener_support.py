@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import selectors
 import socket
 import subprocess
@@ -22,41 +21,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from support.daemon import ALERTD_RUN, POLL_EVENTS, DaemonProcess
+from support.daemon import POLL_EVENTS, DaemonProcess
 
 ADDRESS = "127.0.0.1"
 
 
-# -- the daemon under a descriptor limit --------------------------------------------------------
-
-
-class LimitedDaemon(DaemonProcess):
-    """`alertd run` started with RLIMIT_NOFILE lowered to `nofile` (soft and hard), as
-    systemd's default of 1,024 leaves a service that sets no LimitNOFILE=."""
-
-    def __init__(self, config: Path, nofile: int, **options: Any) -> None:
-        super().__init__(config, **options)
-        self.nofile = nofile
-
-    def start(self) -> LimitedDaemon:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTD_")}
-        env["PYTHONUNBUFFERED"] = "1"
-        limit = self.nofile
-
-        def lower_limit() -> None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-
-        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [*ALERTD_RUN, "-c", str(self.config), "--log-format", "json", *self.extra_args],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                env=env,
-                cwd=self.config.parent,
-                preexec_fn=lower_limit,
-            )
-        return self
+# -- what the daemon holds and logs --------------------------------------------------------------
 
 
 def open_descriptors(pid: int) -> int:

@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,18 +34,6 @@ from support.receivers import WebhookReceiver
 from .config_state_support import billion_laughs, run_measured
 
 SENTINEL = "SENTINELKEY7f3a9c"  # an API key that must never be shown
-
-
-@pytest.fixture
-def sim() -> Iterator[SimulatorThread]:
-    with SimulatorThread() as thread:
-        yield thread
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[StartDaemon]:
-    with daemons(tmp_path, poll_timeout=10) as start:
-        yield start
 
 
 def validate(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> Any:

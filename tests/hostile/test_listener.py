@@ -32,7 +32,6 @@ from support.receivers import WebhookReceiver, webhook_receiver
 
 from hostile.listener_support import (
     IdleFlood,
-    LimitedDaemon,
     cpu_seconds,
     exchange,
     get,
@@ -82,7 +81,7 @@ def test_idle_connection_flood_under_1024_descriptors_does_not_stop_polls_or_ale
         http={"listen": f"127.0.0.1:{port}"},
         state_file=str(state),
     )
-    daemon = LimitedDaemon(config, nofile=SYSTEMD_DEFAULT_NOFILE, workdir=tmp_path)
+    daemon = DaemonProcess(config, nofile=SYSTEMD_DEFAULT_NOFILE, workdir=tmp_path)
     try:
         daemon.start()
         daemon.wait_started(names)
