@@ -72,8 +72,10 @@ EXPOSE 9464
 STOPSIGNAL SIGTERM
 
 # Slim images have no curl: ask /healthz with the standard library. urlopen raises on a 503
-# (a stale provider, or the scheduler stopped) and on a refused connection, so the command
-# exits 1 (unhealthy); it exits 0 on 200.
+# (a first poll still under way, a stale provider, or the scheduler stopped) and on a refused
+# connection, so the command exits 1 (unhealthy); it exits 0 on 200. The start period covers
+# the first polls (a provider's timeout, 10 s by default); /livez would only say the process
+# is not wedged, not that it watches the balances.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4).status != 200)"]
 

@@ -9,10 +9,13 @@ provider because each job is its own asyncio task.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
@@ -23,6 +26,7 @@ from alertd.core.model import Poll
 from alertd.engine import Engine, Watch
 from alertd.errors import ConfigError
 from alertd.http import make_client
+from alertd.httpguard import Listener
 from alertd.listener import start_listener
 from alertd.notify.dispatch import Dispatcher, RetryPolicy
 from alertd.observability import logging as logs
@@ -32,6 +36,34 @@ from alertd.store import ProviderStates, StateFile
 from alertd.timing import trigger_for
 
 STOP_GRACE_SECONDS = 8.0  # under `docker stop`'s 10 s, so the last state write still happens
+DELIVERY_GRACE_SECONDS = 4.0  # a send under way at SIGTERM; one still hung then is abandoned
+RELOAD_TIMEOUT_SECONDS = 30.0
+T = TypeVar("T")
+
+
+def _in_daemon_thread(func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """`func(*args)` in a daemon thread: its result (or exception) on the running loop."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled: nobody waits any more
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result, error = func(*args), None
+        except BaseException as exc:  # handed to the waiting coroutine
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed while we worked
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="alertd-reload", daemon=True).start()
+    return future
 
 
 def same_account(old: ProviderConfig, new: ProviderConfig) -> bool:
@@ -111,7 +143,10 @@ class Daemon:
         last_success = {w.name: w.state.reading.checked_at for w in watches if w.state.reading}
         watched_since = {w.name: w.since for w in watches}
         intervals = {n: c.interval for n, c in self.settings.config.providers.items()}
-        return assess(running, intervals, last_success, watched_since, self.clock())
+        # Ready once each provider's first poll was attempted. A provider added by a reload,
+        # or pointed at another account, is a new Watch with no poll yet: it counts as new.
+        unpolled = [w.name for w in watches if w.state.last_poll is None]
+        return assess(running, intervals, last_success, watched_since, self.clock(), unpolled)
 
     # -- state file ------------------------------------------------------------------------------
     def _persist_soon(self) -> None:
@@ -145,18 +180,47 @@ class Daemon:
         return kept
 
     # -- reload ---------------------------------------------------------------------------------
+    _reload_queued = False  # a SIGHUP came while a reload ran: one more reload after it
+
     def _request_reload(self) -> None:
-        if self._reloading is None or self._reloading.done():
-            self._reloading = asyncio.create_task(self.reload())
+        """SIGHUP. During a reload, one follow-up is queued (more SIGHUPs add nothing): the
+        running reload may have read the file before the edit that this signal announces."""
+        if self._reloading is not None and not self._reloading.done():
+            self._reload_queued = True
+            self.log.info("reload_queued")
+            return
+
+        async def reload_until_settled() -> bool:
+            while True:
+                self._reload_queued = False
+                applied = await self.reload()
+                if not self._reload_queued or self.stopping.is_set():
+                    return applied
+
+        self._reloading = asyncio.create_task(reload_until_settled())
 
     async def reload(self) -> bool:
-        """SIGHUP: apply a new config, or refuse it and keep running the old one."""
+        """SIGHUP: apply a new config, or refuse it and keep running the old one.
+
+        The file is loaded in a daemon thread, bounded by RELOAD_TIMEOUT_SECONDS: a load that
+        hangs (a file on a dead network mount) is refused and never keeps the process from
+        exiting, as `asyncio.to_thread`'s executor thread would (it is joined at exit).
+        """
         assert self.engine is not None and self.scheduler is not None
         try:
-            new = await asyncio.to_thread(load, self.config_arg or self.settings.path)
+            new = await asyncio.wait_for(
+                _in_daemon_thread(load, self.config_arg or self.settings.path),
+                RELOAD_TIMEOUT_SECONDS,
+            )
         except ConfigError as exc:
             self.log.error("reload_refused", problems=exc.problems)
             return False
+        except TimeoutError:
+            problem = f"loading the config did not finish within {RELOAD_TIMEOUT_SECONDS:g}s"
+            self.log.error("reload_refused", problems=[problem])
+            return False
+        for warning in new.warnings:
+            self.log.warning("config_warning", warning=warning)
         old = self.settings
         old_cfg, new_cfg = old.config.providers, new.config.providers
         removed = [n for n in old_cfg if n not in new_cfg]
@@ -190,7 +254,11 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
-        listener: asyncio.Server | None = None
+        listener: Listener | None = None
+        if self.settings.config.http.listen:  # first: a taken port stops alertd before a poll
+            listener = await start_listener(
+                self.settings.config.http.listen, self.health, self.metrics
+            )
         async with make_client() as client:
             config = self.settings.config
             engine = Engine(
@@ -213,8 +281,6 @@ class Daemon:
             self.scheduler.start()
             self.metrics.scheduler_running.set(1)
             self.metrics.providers.set(len(config.providers))
-            if config.http.listen:
-                listener = await start_listener(config.http.listen, self.health, self.metrics)
             self.log.info(
                 "started",
                 providers=len(config.providers),
@@ -234,13 +300,25 @@ class Daemon:
         self.stopping.set()
 
     async def _stop(self) -> None:
-        """Pause, let in-flight polls and deliveries finish (bounded), then shut down."""
+        """Pause; a send under way gets DELIVERY_GRACE_SECONDS (a hung SMTP server must not
+        outlast `docker stop`'s 10 s: its thread is a daemon and is left behind), messages
+        waiting in a queue or a backoff are not sent (not recorded either: the next start
+        decides again), polls get what is left of STOP_GRACE_SECONDS; then shut down."""
         assert self.scheduler is not None and self.engine is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_GRACE_SECONDS
         self.scheduler.pause()
         self.metrics.scheduler_running.set(0)
-        pending = [*self._polls, *self.engine.pending_deliveries()]
-        if pending:
-            _, left = await asyncio.wait(pending, timeout=STOP_GRACE_SECONDS)
+        self.engine.dispatcher.close()
+        deliveries = self.engine.pending_deliveries()
+        if deliveries:
+            _, hung = await asyncio.wait(deliveries, timeout=DELIVERY_GRACE_SECONDS)
+            for task in hung:
+                task.cancel()
+            if hung:
+                self.log.warning("deliveries_abandoned", count=len(hung))
+        if self._polls:
+            _, left = await asyncio.wait(set(self._polls), timeout=max(deadline - loop.time(), 0.1))
             for task in left:
                 task.cancel()
             if left:

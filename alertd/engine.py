@@ -6,16 +6,17 @@ under way for it. A reload that removes a provider, or points its name at anothe
 replaces the whole Watch: a delivery still running for the old account can only ever record
 into the old Watch, never into the new account's state.
 
-Deliveries run as their own tasks, so a slow or failing notifier never holds up polling. A
-delivery updates the notification log only after it went out; one that gives up leaves the
-log as it was, so the next poll decides again: an alert is never silently dropped.
+Deliveries run as their own tasks, each queued on its notifier URL's own lane (see
+`alertd.notify.lane`), so a slow or failing notifier never holds up polling or another URL.
+A delivery updates the notification log only after it went out; one that gives up leaves
+the log as it was, so the next poll decides again: an alert is never silently dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ from alertd.core.rules import Rules
 from alertd.core.state import CheckState
 from alertd.core.step import DeliveryKey, Notification, ProviderState, abandoned, delivered, step
 from alertd.http import HttpClient
+from alertd.notify.lane import Outcome
 from alertd.observability.logging import get_logger
 from alertd.providers import Provider
 
@@ -36,8 +38,9 @@ DeliveryObserver = Callable[[str, str, str, bool, float], None]
 
 
 class Delivery(Protocol):
-    """What the engine needs of delivery (`alertd.notify.dispatch.Dispatcher`): True once
-    the message went out, False once it gave up."""
+    """What the engine needs of delivery (`alertd.notify.dispatch.Dispatcher`): the outcome
+    of one message to one URL. `key` names what it is about: a newer message with the same
+    key replaces it while it waits in the URL's queue."""
 
     async def deliver(
         self,
@@ -45,8 +48,12 @@ class Delivery(Protocol):
         index: int,
         message: Message,
         on_failure: Callable[[], None] = ...,
+        key: Hashable = ...,
         **context: Any,
-    ) -> bool: ...
+    ) -> Outcome: ...
+
+    def close(self) -> None:
+        """alertd stops: nothing new goes out; waiting messages end at once."""
 
 
 @dataclass(eq=False)
@@ -123,11 +130,13 @@ class Engine:
         if watch is None:
             return
         now = self.clock()
-        if watch.state.deferred(now):
-            assert watch.state.not_before is not None
-            until = watch.state.not_before.isoformat()
-            watch.log.info("poll_deferred", reason="rate limited", until=until)
-            poll = Poll(now, failure=Failure(f"rate limited by the provider until {until}"))
+        until = watch.state.not_before
+        if until is not None and watch.state.deferred(now):
+            # A deferred poll is a failed check: a provider asking for a long wait reaches
+            # "cannot check" after failure_threshold polls instead of silencing the check.
+            poll = Poll(
+                now, failure=Failure(f"rate limited, next try at {until:%Y-%m-%d %H:%M:%S} UTC")
+            )
         else:
             poll = await watch.provider.poll(self.client, self.clock)
         if self.watches.get(name) is not watch:
@@ -193,13 +202,14 @@ class Engine:
     async def _deliver(self, watch: Watch, notification: Notification, message: Message) -> None:
         route = notification.destination
         started = asyncio.get_running_loop().time()
-        ok = False
+        outcome = Outcome.ABANDONED
         try:
-            ok = await self.dispatcher.deliver(
+            outcome = await self.dispatcher.deliver(
                 route.notifier,
                 route.url_index,
                 message,
                 on_failure=lambda: self.counters.update(["notifications_failed_attempts"]),
+                key=(watch.name, notification.check),
                 provider=watch.name,
                 check=notification.check,
                 title=message.title,
@@ -207,12 +217,14 @@ class Engine:
         finally:
             if watch.deliveries.get(notification.key) is asyncio.current_task():
                 del watch.deliveries[notification.key]
-            if not ok:
+            if outcome is not Outcome.SENT:  # the log is untouched: decided again later
                 watch.state = abandoned(watch.state, notification)
         elapsed = asyncio.get_running_loop().time() - started
         reason = notification.reason.value
-        for observer in self.delivery_observers:
-            observer(watch.name, route.notifier, reason, ok, elapsed)
+        ok = outcome is Outcome.SENT
+        if outcome in (Outcome.SENT, Outcome.FAILED, Outcome.DROPPED):
+            for observer in self.delivery_observers:
+                observer(watch.name, route.notifier, reason, ok, elapsed)
         fields = {
             "check": notification.check,
             "reason": reason,
@@ -226,9 +238,16 @@ class Engine:
             watch.state = delivered(watch.state, notification, self.clock())
             watch.log.info("notification_sent", **fields)
             self.on_change()
-        else:
+        elif outcome is Outcome.FAILED:
             self.counters["notifications_failed"] += 1
             watch.log.error("notification_failed", **fields)
+        elif outcome is Outcome.DROPPED:
+            self.counters["notifications_dropped"] += 1
+            watch.log.warning(
+                "notification_dropped", why="this notifier URL's queue is full", **fields
+            )
+        else:  # superseded by newer news, or alertd stopping
+            watch.log.info("notification_not_sent", why=outcome.value, **fields)
 
     # -- what the daemon reads -----------------------------------------------------------------
     def checks(self) -> dict[str, Mapping[str, CheckState]]:

@@ -1,5 +1,5 @@
 """Fixtures shared by the provider tests (recorded provider bodies, a loopback server, a client)
-and by the daemon suites (a real webhook receiver)."""
+and by the daemon suites (a real webhook receiver, a simulator, daemons torn down)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.daemon import SimulatorThread, StartDaemon, daemons
 from support.receivers import WebhookReceiver, webhook_receiver
 from support_http import StubServer, serving
 
@@ -43,3 +44,17 @@ def webhook() -> Iterator[WebhookReceiver]:
     """A json:// webhook receiver on 127.0.0.1 (tests/fault uses one that can close its socket)."""
     with webhook_receiver() as receiver:
         yield receiver
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorThread]:
+    """An empty provider simulator in a thread (tests/e2e has one with an account per type)."""
+    with SimulatorThread() as thread:
+        yield thread
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[StartDaemon]:
+    """`spawn(config)` starts `alertd run`; every daemon started is stopped at teardown."""
+    with daemons(tmp_path, poll_timeout=10) as start:
+        yield start

@@ -334,8 +334,8 @@ ERROR_CASES = [
     ),
     pytest.param(
         one_provider("type: openai\napi_key: k"),
-        "provider 'p': type: Input should be 'browser7', 'youcom', 'lobstr', 'srtgen', "
-        "'decaptcha' or 'http_json'",
+        "provider 'p': type: 'openai' is not a provider type; known: browser7, youcom, lobstr, "
+        "srtgen, decaptcha, http_json",
         id="unknown-type",
     ),
     pytest.param(
@@ -362,7 +362,8 @@ ERROR_CASES = [
     pytest.param(
         "notifiers:\n  ops: {urls: [json://127.0.0.1:9/a], min_severity: info}\n"
         + one_provider("type: youcom\napi_key: k"),
-        "notifier 'ops': min_severity: Input should be 'warning' or 'critical'",
+        "notifier 'ops': min_severity: 'info' is not a valid min_severity; known: warning, "
+        "critical",
         id="bad-min-severity",
     ),
     pytest.param(
@@ -593,9 +594,9 @@ def test_validate_never_prints_a_secret(tmp_path: Path) -> None:
         assert result.code == (1 if str(broken) in args else 0), result
         assert "Traceback" not in result.output
         assert_no_sentinel(result.output)
-    # the valid run did describe the notifiers, in privacy form
+    # the valid run did describe the notifiers: scheme, host and fingerprint, no user either
     result = run_alertd("validate", "-c", str(valid), cwd=tmp_path)
-    assert "notifier mail: mailto://alertd:****@smtp.example.com" in result.stdout
+    assert re.search(r"notifier mail: mailto://smtp\.example\.com \[[0-9a-f]{8}\]", result.stdout)
 
 
 def test_secrets_known_to_the_redactor(tmp_path: Path) -> None:
@@ -604,3 +605,81 @@ def test_secrets_known_to_the_redactor(tmp_path: Path) -> None:
     assert KEY in secrets
     assert f"Bearer {KEY}" in secrets  # http_json headers are secrets too
     assert any(PASSWORD in s for s in secrets)  # the notifier URLs
+
+
+# -- hostile files and a new user's mistakes (issue 8) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("warning: 1_000", "warning: '1_000' is not a number"),
+        ("interval: 1:30", "interval: '1:30' is not a duration"),  # YAML 1.1 read 90 s
+        ('warning: "１２３"', "warning: '１２３' is not a number"),
+        ('repeat_interval: "٣h"', "repeat_interval: '٣h' is not a duration"),
+        ("storage_warning: 9_0%", "storage_warning: '9_0' is not a number"),
+        ("failure_threshold: 2.5", "failure_threshold: expected a whole number"),
+        ("warning: 1e400", "warning: 'inf' is not a finite number"),
+        ("repeat_interval: 99999d", "repeat_interval: '99999d' is longer than 3650 days"),
+    ],
+)
+def test_numbers_are_ascii_digits_as_written(tmp_path: Path, line: str, expected: str) -> None:
+    [problem] = problems_of(tmp_path, one_provider(f"type: srtgen\napi_key: k\n{line}"))
+    assert problem.startswith(f"{tmp_path / 'config.yaml'}: provider 'p': {expected}"), problem
+
+
+def test_leading_zero_is_decimal_not_octal(tmp_path: Path) -> None:
+    settings = load_text(tmp_path, one_provider("type: browser7\napi_key: k\nwarning: 017"))
+    assert settings.config.providers["p"].warning == Threshold(Decimal(17))
+
+
+@pytest.mark.parametrize(
+    ("listen", "expected"),
+    [
+        ("1.2.3.4.5:80", "'1.2.3.4.5' is not an IP address or host name"),
+        ("localhost:99999", "port 99999 is not between 1 and 65535"),
+        ("::1:80", "write an IPv6 address as [::1]:PORT"),
+        ("９４６４", "is not host:port"),
+    ],
+)
+def test_listen_is_validated_at_load(tmp_path: Path, listen: str, expected: str) -> None:
+    text = one_provider("type: browser7\napi_key: k") + f"http:\n  listen: '{listen}'\n"
+    [line] = problems_of(tmp_path, text)
+    assert line.startswith(f"{tmp_path / 'config.yaml'}: http: listen: ") and expected in line
+
+
+@pytest.mark.parametrize("listen", ["9464", ":9464", "127.0.0.1:9464", "[::1]:9464", "db-1:80"])
+def test_listen_forms_that_load(tmp_path: Path, listen: str) -> None:
+    text = one_provider("type: browser7\napi_key: k") + f"http:\n  listen: '{listen}'\n"
+    assert load_text(tmp_path, text).config.http.listen == listen
+
+
+def test_config_does_not_import_the_listener() -> None:
+    import alertd.config.model as config_module
+
+    source = Path(config_module.__file__).read_text(encoding="utf-8")
+    assert "alertd.listener" not in source
+
+
+def test_http_json_header_value_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    body = (
+        "type: http_json\nbase_url: http://127.0.0.1:9\npath: /b\nexpression: a\n"
+        'headers: {"X-Key": "ab\\ncd", "Bad Name": "v"}'
+    )
+    lines = problems_of(tmp_path, one_provider(body))
+    assert sorted(line.split("provider 'p': ")[1] for line in lines) == [
+        "headers.Bad Name: not a valid HTTP header name",
+        "headers.X-Key: the value contains a line break (a trailing newline from a file or"
+        " variable?)",
+    ]
+
+
+def test_warnings_for_a_config_that_alerts_nobody(tmp_path: Path) -> None:
+    text = one_provider(
+        "type: browser7\napi_key: k\nnotify: []\nwarning: 5",
+        notifiers="notifiers:\n  ops: json://127.0.0.1:9/x\n",
+    )
+    assert load_text(tmp_path, text).warnings == (
+        f"{tmp_path / 'config.yaml'}: warning: provider 'p': notify is an empty list: its"
+        " alerts go to no notifier",
+    )

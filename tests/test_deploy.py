@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from alertd.config.loader import load
+from alertd.config.types import parse_listen
 from alertd.errors import ConfigError
-from alertd.listener import parse_listen
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"
@@ -265,6 +265,32 @@ def test_unit_runs_alertd_as_specified() -> None:
     assert PurePosixPath(env["ALERTD_STATE_FILE"]).parent == PurePosixPath("/var/lib/alertd")
     assert service["ConfigurationDirectory"] == ["alertd"]
     assert PurePosixPath(env["ALERTD_CONFIG"]).parent == PurePosixPath("/etc/alertd")
+
+
+@pytest.mark.parametrize(("value", "accepted"), [("16384", True), ("lots", False)])
+def test_unit_raises_the_descriptor_limit(tmp_path: Path, value: str, accepted: bool) -> None:
+    """systemd's default soft limit (1,024) is below what a thousand providers may hold, and
+    1,100 idle clients once exhausted it (issue 8). `systemd-analyze verify` parses the value
+    (a wrong one is reported against its line, as the second case shows)."""
+    service = unit_values(UNIT.read_text())
+    assert service.get("LimitNOFILE") == ["16384"]
+    unit = verifiable_unit(tmp_path)
+    unit.write_text(unit.read_text().replace("\nLimitNOFILE=16384\n", f"\nLimitNOFILE={value}\n"))
+    result = subprocess.run(
+        [systemd_analyze(), "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    complaints = [
+        line for line in (result.stdout + result.stderr).splitlines() if unit.name in line
+    ]
+    assert result.returncode == 0
+    if accepted:
+        assert complaints == []
+    else:
+        assert any("Failed to parse resource value" in line for line in complaints), complaints
 
 
 HARDENING = {

@@ -2,14 +2,18 @@
 
 The receiver answers each path from a script of status codes (then 200) and keeps every
 JSON payload it was sent. Backoff goes through an injected fake sleep that only records
-the delays, so nothing here waits.
+the delays (or holds them until the test releases it), and the jitter through a random
+source that always draws the top of its range, so nothing here waits and delays are exact.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,7 +22,7 @@ import pytest
 
 from alertd.config.model import NotifierConfig
 from alertd.core.render import Message
-from alertd.notify.dispatch import Dispatcher, RetryPolicy
+from alertd.notify.dispatch import READ_TIMEOUT_S, Dispatcher, Outcome, RetryPolicy
 
 MESSAGE = Message(
     title="[CRITICAL] browser7-prod: balance $4.50 (450 renders) fell below critical threshold",
@@ -86,11 +90,30 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
 
 
 class FakeSleep:
+    """Records each backoff wait; with `hold()` the lane stays in its backoff until `release()`."""
+
     def __init__(self) -> None:
         self.delays: list[float] = []
+        self._gate: asyncio.Event | None = None
+
+    def hold(self) -> None:
+        self._gate = asyncio.Event()
+
+    def release(self) -> None:
+        assert self._gate is not None
+        self._gate.set()
 
     async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
+        self.delays.append(round(seconds, 1))
+        if self._gate is not None:
+            await self._gate.wait()
+
+
+class TopRng(random.Random):
+    """Jitter that always draws the top of its range: the delay is then the step itself."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
 
 
 class Failures:
@@ -101,9 +124,14 @@ class Failures:
         self.count += 1
 
 
-def dispatcher(notifiers: dict[str, list[str]], sleep: FakeSleep, attempts: int = 6) -> Dispatcher:
+def dispatcher(
+    notifiers: dict[str, list[str]],
+    sleep: FakeSleep,
+    attempts: int = 6,
+    **options: Any,
+) -> Dispatcher:
     configs = {name: NotifierConfig.model_validate(urls) for name, urls in notifiers.items()}
-    return Dispatcher(configs, RetryPolicy(attempts=attempts), sleep=sleep)
+    return Dispatcher(configs, RetryPolicy(attempts=attempts), sleep=sleep, rng=TopRng(), **options)
 
 
 def as_sent(message: Message) -> dict[str, Any]:
@@ -117,11 +145,21 @@ def as_sent(message: Message) -> dict[str, Any]:
     }
 
 
+def other(title: str) -> Message:
+    return Message(title=title, body="body", notify_type="warning")
+
+
+async def settle() -> None:
+    """Lets the lane's worker run until it waits on something (the fake sleep's gate)."""
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+
+
 async def test_delivered_on_the_first_try(receiver: Receiver) -> None:
     sleep, failures = FakeSleep(), Failures()
     sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep)
 
-    assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is True
+    assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is Outcome.SENT
 
     assert receiver.received("/ops") == [as_sent(MESSAGE)]
     assert (sleep.delays, failures.count) == ([], 0)
@@ -132,23 +170,99 @@ async def test_two_server_errors_then_delivered_on_the_third_attempt(receiver: R
     sleep, failures = FakeSleep(), Failures()
     sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep)
 
-    assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is True
+    assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is Outcome.SENT
 
     assert receiver.received("/ops") == [as_sent(MESSAGE)] * 3
     assert sleep.delays == [1.0, 2.0]
     assert failures.count == 2
 
 
-async def test_every_attempt_failing_returns_false(receiver: Receiver) -> None:
+async def test_every_attempt_failing_returns_failed(receiver: Receiver) -> None:
     receiver.script("/ops", *[503] * 10)
     sleep, failures = FakeSleep(), Failures()
     sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep, attempts=4)
 
-    assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is False
+    assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is Outcome.FAILED
 
     assert len(receiver.received("/ops")) == 4
     assert failures.count == 4  # one per failed attempt, the last one included
     assert sleep.delays == [1.0, 2.0, 4.0]  # no wait after the last attempt
+
+
+async def test_backoff_is_per_url_so_every_message_waits_for_it(receiver: Receiver) -> None:
+    """A URL answering 500 is tried once per backoff step, however many messages wait for
+    it: the step grows with the URL's consecutive failures, across messages."""
+    receiver.script("/ops", *[500] * 10)
+    sleep = FakeSleep()
+    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep, attempts=2)
+
+    outcomes = await asyncio.gather(
+        *(sender.deliver("ops", 0, other(f"alert {n}"), key=n) for n in range(3))
+    )
+
+    assert outcomes == [Outcome.FAILED] * 3
+    assert len(receiver.received("/ops")) == 6  # two attempts each, one at a time
+    assert sleep.delays == [1.0, 2.0, 4.0, 8.0, 16.0]  # not 1, 1, 1 for each message
+
+
+async def test_success_resets_the_url_backoff(receiver: Receiver) -> None:
+    receiver.script("/ops", 500, 500)
+    sleep = FakeSleep()
+    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep)
+    assert await sender.deliver("ops", 0, MESSAGE) is Outcome.SENT
+    receiver.script("/ops", 500)
+    assert await sender.deliver("ops", 0, MESSAGE) is Outcome.SENT
+    assert sleep.delays == [1.0, 2.0, 1.0]
+
+
+async def test_a_newer_message_replaces_a_queued_one_with_the_same_key(
+    receiver: Receiver,
+) -> None:
+    receiver.script("/ops", 500)
+    sleep = FakeSleep()
+    sleep.hold()
+    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep)
+    first = asyncio.create_task(sender.deliver("ops", 0, other("warning"), key="p/balance"))
+    await settle()  # its first attempt failed: the URL is in backoff, the message waits
+    second = asyncio.create_task(sender.deliver("ops", 0, other("critical"), key="p/balance"))
+    await settle()
+    sleep.release()
+
+    assert await first is Outcome.SUPERSEDED
+    assert await second is Outcome.SENT
+    assert [m["title"] for m in receiver.received("/ops")] == ["warning", "critical"]
+
+
+async def test_a_full_queue_drops_its_oldest_message(receiver: Receiver) -> None:
+    receiver.script("/ops", 500)
+    sleep = FakeSleep()
+    sleep.hold()
+    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep, max_queued=2)
+    lane = sender.lane("ops", 0)
+    assert lane is not None
+    head = asyncio.create_task(sender.deliver("ops", 0, other("head"), key="head"))
+    await settle()  # failed once, back at the head of the queue, waiting out the backoff
+    later = [asyncio.create_task(sender.deliver("ops", 0, other(f"m{n}"), key=n)) for n in range(2)]
+    await settle()
+    assert lane.queued == 2 and lane.dropped == 1
+    sleep.release()
+
+    assert await head is Outcome.DROPPED
+    assert [await task for task in later] == [Outcome.SENT, Outcome.SENT]
+    assert [m["title"] for m in receiver.received("/ops")] == ["head", "m0", "m1"]
+
+
+async def test_close_abandons_waiting_messages_at_once(receiver: Receiver) -> None:
+    receiver.script("/ops", 500)
+    sleep = FakeSleep()
+    sleep.hold()
+    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep)
+    waiting = asyncio.create_task(sender.deliver("ops", 0, MESSAGE, key="k"))
+    await settle()
+    sender.close()
+    assert await asyncio.wait_for(waiting, 1) is Outcome.ABANDONED
+    assert await sender.deliver("ops", 0, MESSAGE) is Outcome.ABANDONED
+    assert len(receiver.received("/ops")) == 1
 
 
 async def test_only_the_failing_url_of_a_notifier_is_retried(receiver: Receiver) -> None:
@@ -159,7 +273,7 @@ async def test_only_the_failing_url_of_a_notifier_is_retried(receiver: Receiver)
 
     results = [await sender.deliver("team", index, MESSAGE) for index in (0, 1)]
 
-    assert results == [True, True]
+    assert results == [Outcome.SENT, Outcome.SENT]
     assert receiver.received("/good") == [as_sent(MESSAGE)]
     assert len(receiver.received("/flaky")) == 2
     assert sleep.delays == [1.0]
@@ -172,15 +286,78 @@ async def test_a_refused_connection_fails_every_attempt() -> None:
     sleep, failures = FakeSleep(), Failures()
     sender = dispatcher({"ops": [f"json://127.0.0.1:{port}/ops"]}, sleep, attempts=2)
 
-    assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is False
+    assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is Outcome.FAILED
     assert (failures.count, sleep.delays) == (2, [1.0])
 
 
 async def test_an_unknown_notifier_is_not_delivered() -> None:
     sleep, failures = FakeSleep(), Failures()
     sender = dispatcher({}, sleep, attempts=2)
-    assert await sender.deliver("nobody", 0, MESSAGE, on_failure=failures) is False
-    assert failures.count == 2
+    assert await sender.deliver("nobody", 0, MESSAGE, on_failure=failures) is Outcome.FAILED
+    assert failures.count == 1
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts connections and never answers a byte: a hung webhook or SMTP server."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1])
+    stop.set()
+    thread.join(timeout=5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+async def test_a_hung_url_is_abandoned_at_its_deadline_and_delays_no_other(
+    receiver: Receiver, silent_server: int
+) -> None:
+    sleep = FakeSleep()
+    hung_url = f"json://127.0.0.1:{silent_server}/hook"
+    sender = dispatcher(
+        {"hung": [hung_url], "ops": [receiver.url("/ops")]}, sleep, attempts=1, deadline=1.5
+    )
+    started = time.monotonic()
+    hung = asyncio.create_task(sender.deliver("hung", 0, MESSAGE))
+    await asyncio.sleep(0.2)  # the hung send is under way
+
+    assert await sender.deliver("ops", 0, MESSAGE) is Outcome.SENT
+    healthy_after = time.monotonic() - started
+    assert await hung is Outcome.FAILED
+    hung_after = time.monotonic() - started
+
+    assert healthy_after < 1.5, f"the healthy URL waited {healthy_after:.1f}s"
+    assert 1.4 < hung_after < 5, f"the hung send was abandoned after {hung_after:.1f}s"
+    sends = [t for t in threading.enumerate() if t.name.startswith("notify hung[0]")]
+    assert sends and all(t.daemon for t in sends)  # left behind, never joined at exit
+
+
+def test_the_read_timeout_is_raised_unless_the_url_sets_its_own() -> None:
+    """Apprise's 4 s read timeout counted a webhook answering in 5 s as failed: it got the
+    same alert again and again."""
+    sender = Dispatcher(
+        {
+            "a": NotifierConfig(urls=["json://127.0.0.1:9/a"]),
+            "b": NotifierConfig(urls=["json://127.0.0.1:9/b?rto=2.5"]),
+        }
+    )
+    timeouts = {name: [p.socket_read_timeout for p in sender._targets[(name, 0)]] for name in "ab"}
+    assert timeouts == {"a": [READ_TIMEOUT_S], "b": [2.5]}
 
 
 @pytest.mark.parametrize(
@@ -205,6 +382,14 @@ async def test_an_unknown_notifier_is_not_delivered() -> None:
 )
 def test_retry_delays(policy: RetryPolicy, delays: list[float]) -> None:
     assert policy.delays() == delays
+
+
+def test_backoff_is_jittered_between_half_and_the_whole_step() -> None:
+    policy, rng = RetryPolicy(max_delay=60), random.Random(7)
+    for failures, step in [(1, 1.0), (3, 4.0), (7, 60.0), (500, 60.0)]:
+        drawn = [policy.backoff(failures, rng) for _ in range(200)]
+        assert all(step / 2 <= d <= step for d in drawn)
+        assert max(drawn) - min(drawn) > step / 4  # spread, not one value
 
 
 def test_sends_through_one_url_are_spaced_at_most_a_second() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,6 +23,7 @@ from alertd.core.model import Failure, Poll, Reading
 from alertd.core.render import Message
 from alertd.engine import Engine
 from alertd.http import HttpClient
+from alertd.notify.lane import Outcome
 from alertd.providers import build
 from alertd.providers.base import Provider
 
@@ -78,18 +79,22 @@ class HeldDispatcher:
         index: int,
         message: Message,
         on_failure: Callable[[], None] = lambda: None,
+        key: Hashable = None,
         **context: Any,
-    ) -> bool:
+    ) -> Outcome:
         item = Sent(notifier, message.title)
         if not self.hold:
             self.sent.append(item)
-            return True
+            return Outcome.SENT
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.waiting.append((item, done))
         ok = await done
         if ok:
             self.sent.append(item)
-        return ok
+        return Outcome.SENT if ok else Outcome.FAILED
+
+    def close(self) -> None:
+        pass
 
     def release(self, title_part: str, ok: bool = True) -> None:
         for item, done in self.waiting:
@@ -173,8 +178,8 @@ async def test_a_day_long_retry_after_still_ends_in_cannot_check(clock: Clock) -
     await settle()
 
     assert [s.title for s in dispatcher.sent] == [
-        "[WARNING] acct: cannot check balance: rate limited by the provider until"
-        f" {(T0 + timedelta(minutes=3)).isoformat()}"
+        "[WARNING] acct: cannot check balance: rate limited, next try at"
+        f" {T0 + timedelta(minutes=3):%Y-%m-%d %H:%M:%S} UTC"
     ]
     clock.advance(minutes=1)  # 3 intervals after the 429: polled again despite "a day"
     await polls(engine, "acct", ["50"], clock)

@@ -14,11 +14,11 @@ import pytest
 import structlog
 
 from alertd.observability.logging import REDACTOR, configure, get_logger
-from alertd.observability.redact import MASK, Redactor
+from alertd.observability.redact import MASK, Redactor, url_pieces
 
 SECRET = "SENTINEL-9f2c-SECRET"
 PASSWORD = "SENTINEL-PW-77"
-LIBRARIES = ("apscheduler", "httpx", "apprise")
+LIBRARIES = ("apscheduler", "httpx", "apprise", "urllib3", "requests")
 # Only ever held in a local variable; built at runtime so no source line shows it either.
 LOCAL_ONLY = "-".join(["LOCALS", "ONLY", "SECRET"])
 
@@ -49,6 +49,54 @@ def test_update_swaps_the_known_secrets() -> None:
     redactor = Redactor(["first-secret"])
     redactor.update(["second-secret"])
     assert redactor.text("second-secret") == MASK
+
+
+@pytest.mark.parametrize(
+    ("url", "pieces"),
+    [
+        pytest.param(
+            "json://hooks.example.com/alertd/hooks/Tk9xQ2hv?+X-Token=h3ad3rV4l&-apikey=Q7uEry99",
+            {"Tk9xQ2hv", "h3ad3rV4l", "Q7uEry99"},
+            id="path, header and query tokens; host and plain words kept",
+        ),
+        pytest.param(
+            "mailto://alertd:pw12@smtp.example.com:587?from=a@example.com&to=ops@example.com"
+            "&mode=insecure",
+            {"pw12"},
+            id="password; user name, e-mail addresses and mode kept",
+        ),
+        pytest.param(
+            "slack://T0AAA1111/B0BBB2222/XXXXxxxx3333/#ops-alerts",
+            {"T0AAA1111", "B0BBB2222", "XXXXxxxx3333"},
+            id="a host that is a token",
+        ),
+        pytest.param(
+            "tgram://123456789:ABCdefGHI/12345", {"123456789", "ABCdefGHI"}, id="telegram bot"
+        ),
+        pytest.param(
+            "pagerduty://INTKEY1234@APIKEY5678", {"INTKEY1234", "APIKEY5678"}, id="user is a key"
+        ),
+        pytest.param(
+            "json://h.example.com/a%2Bb%3DTOKEN9", {"a%2Bb%3DTOKEN9", "a+b=TOKEN9"}, id="encoded"
+        ),
+        pytest.param("json://127.0.0.1:8099/alertd/webhooks", set(), id="nothing secret"),
+        pytest.param("not a url", set(), id="not a URL"),
+    ],
+)
+def test_url_pieces(url: str, pieces: set[str]) -> None:
+    assert url_pieces(url) == pieces
+
+
+def test_pieces_of_a_secret_url_are_masked_where_a_library_logs_them() -> None:
+    """urllib3 logs the request line, Apprise the host: neither is the configured URL."""
+    url = "json://u:Pw0rd-99@127.0.0.1:8099/hooks/Tk9xQ2hv?-apikey=Q7uEry99&+X-Token=h3ad3rV4l"
+    redactor = Redactor([url])
+    line = '"POST /hooks/Tk9xQ2hv?apikey=Q7uEry99 HTTP/1.1" 200; X-Token: h3ad3rV4l; Pw0rd-99'
+    assert (
+        redactor.text(line)
+        == f'"POST /hooks/{MASK}?apikey={MASK} HTTP/1.1" 200; X-Token: {MASK}; {MASK}'
+    )
+    assert redactor.text("sent to 127.0.0.1 as json") == "sent to 127.0.0.1 as json"
 
 
 @pytest.mark.parametrize(
@@ -219,6 +267,7 @@ def test_chatty_libraries_stay_at_warning_even_in_debug_mode(
     logging.getLogger("httpx").info("HTTP Request: GET https://full.url/with?key=1")
     logging.getLogger("apscheduler.executors.default").info('Running job "poll"')
     logging.getLogger("apprise").debug("Loaded URL mailto://u:p@h")
+    logging.getLogger("urllib3.connectionpool").debug('"POST /hooks/TOKEN?apikey=K HTTP/1.1" 200')
     get_logger().debug("alertd_debug_event")
     events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
     assert events == ["alertd_debug_event"]

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile.providers_support import https_url, tls_serving
 from support_http import Reply, StubServer
 
 from alertd.config.model import ProviderConfig
@@ -131,6 +134,20 @@ TOO_BIG = b"x" * (MAX_BODY_BYTES + 1)
 REFUSED = f"response body over {MAX_BODY_BYTES // 1024} KiB refused"
 
 
+def compressed(data: bytes, wbits: int = zlib.MAX_WBITS | 16) -> bytes:
+    """gzip by default; zlib.MAX_WBITS: zlib-wrapped deflate; -zlib.MAX_WBITS: raw deflate."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return compressor.compress(data) + compressor.flush()
+
+
+def encoded(body: bytes, coding: str) -> Reply:
+    return Reply(body=body, headers={"Content-Encoding": coding})
+
+
+# a gzip body that decodes to one byte more than the cap, though it is 1 KiB on the wire
+OVER_CAP_GZIP = compressed(b" " * (MAX_BODY_BYTES + 1))
+
+
 @dataclass(frozen=True)
 class Failure:
     reply: Reply
@@ -193,6 +210,43 @@ FAILURES = {
     # refused on the declared length alone: the body never comes, so reading it would time out
     "oversized-declared": Failure(
         Reply(declared_length=2 * MAX_BODY_BYTES, hold=True), ResponseError, REFUSED
+    ),
+    # the cap counts decoded bytes, and only codings alertd asked for are decoded, once
+    "gzip-over-cap": Failure(encoded(OVER_CAP_GZIP, "gzip"), ResponseError, REFUSED),
+    "deflate-over-cap": Failure(
+        encoded(compressed(b" " * (MAX_BODY_BYTES + 1), zlib.MAX_WBITS), "deflate"),
+        ResponseError,
+        REFUSED,
+    ),
+    "gzip-of-gzip": Failure(
+        encoded(compressed(compressed(b"{}")), "gzip, gzip"),
+        ResponseError,
+        "stacked content encodings refused (gzip, gzip)",
+    ),
+    "deflate-then-gzip": Failure(
+        encoded(compressed(b"{}"), "deflate, identity, gzip"),
+        ResponseError,
+        "stacked content encodings refused (deflate, gzip)",
+    ),
+    "brotli": Failure(
+        encoded(b"\x8b\x00\x80{}\x03", "br"),
+        ResponseError,
+        "content encoding 'br' refused (alertd asks for gzip, deflate)",
+    ),
+    "zstd": Failure(
+        encoded(b"(\xb5/\xfd", "zstd"),
+        ResponseError,
+        "content encoding 'zstd' refused (alertd asks for gzip, deflate)",
+    ),
+    "corrupt-gzip": Failure(
+        encoded(b"this is not gzip at all", "gzip"),
+        ResponseError,
+        "response body is not valid compressed data",
+    ),
+    "truncated-gzip": Failure(
+        encoded(compressed(b'{"totalBalanceCents": 1700}')[:-12], "gzip"),
+        ResponseError,
+        "response body is truncated compressed data",
     ),
 }
 
@@ -339,3 +393,80 @@ async def test_a_forgotten_provider_pool_is_closed_and_others_keep_theirs(
     assert http_client.pools() == ["youcom"]
     again = await provider_for(browser7, stub_server.url + PREFIX).fetch(http_client, CHECKED_AT)
     assert again.amount == browser7.amount
+
+
+@pytest.mark.parametrize(
+    ("coding", "wbits"),
+    [
+        ("gzip", zlib.MAX_WBITS | 16),
+        ("x-gzip", zlib.MAX_WBITS | 16),
+        ("GZIP", zlib.MAX_WBITS | 16),
+        ("deflate", zlib.MAX_WBITS),  # as RFC 9110 says: zlib-wrapped
+        ("deflate", -zlib.MAX_WBITS),  # as many servers send it: raw
+        ("identity", None),
+        ("identity, gzip", zlib.MAX_WBITS | 16),
+    ],
+)
+async def test_accepted_encodings_are_decoded(
+    coding: str,
+    wbits: int | None,
+    stub_server: StubServer,
+    http_client: HttpClient,
+    fixture_bytes: FixtureBytes,
+) -> None:
+    kind = KINDS[1]
+    body = fixture_bytes(kind.type, kind.fixture)
+    stub_server.answer(
+        kind.path, encoded(body if wbits is None else compressed(body, wbits), coding)
+    )
+    reading = await provider_for(kind, stub_server.url).fetch(http_client, CHECKED_AT)
+    assert reading.amount == kind.amount
+    [seen] = stub_server.requests
+    assert seen.headers["accept-encoding"] == "gzip, deflate"
+
+
+async def test_gzip_body_decoding_to_exactly_the_cap_is_read(
+    stub_server: StubServer, http_client: HttpClient
+) -> None:
+    head, tail = b'{"totalBalanceCents": 1700, "pad": "', b'"}'
+    body = head + b" " * (MAX_BODY_BYTES - len(head) - len(tail)) + tail
+    stub_server.answer(KINDS[0].path, encoded(compressed(body), "gzip"))
+    reading = await provider_for(KINDS[0], stub_server.url).fetch(http_client, CHECKED_AT)
+    assert reading.amount == Decimal("17.00")
+
+
+async def test_error_status_is_reported_before_the_body_is_decoded(
+    stub_server: StubServer, http_client: HttpClient
+) -> None:
+    """A 503 whose body is not valid gzip is still "provider unavailable (HTTP 503)"."""
+    stub_server.answer(
+        KINDS[0].path, Reply(status=503, body=b"nope", headers={"Content-Encoding": "gzip"})
+    )
+    with pytest.raises(UnavailableError) as caught:
+        await provider_for(KINDS[0], stub_server.url).fetch(http_client, CHECKED_AT)
+    assert str(caught.value) == "provider unavailable (HTTP 503)"
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=str)
+async def test_self_signed_certificate_is_reported_as_tls(
+    kind: Kind, http_client: HttpClient, tmp_path: Path
+) -> None:
+    """It used to read "cannot connect (refused or unreachable)": the wrong place to look."""
+    with tls_serving(tmp_path) as server:
+        provider = provider_for(kind, https_url(server))
+        with pytest.raises(UnavailableError) as caught:
+            await provider.fetch(http_client, CHECKED_AT)
+    assert str(caught.value) == (
+        "TLS handshake failed: certificate not trusted (self-signed certificate)"
+    )
+    assert_no_secret(caught.value)
+
+
+async def test_plain_http_spoken_to_a_tls_port_is_not_a_refusal(
+    stub_server: StubServer, http_client: HttpClient, tmp_path: Path
+) -> None:
+    """https:// to a plain-HTTP server: a TLS failure, named as such."""
+    provider = provider_for(KINDS[0], stub_server.url.replace("http://", "https://"))
+    with pytest.raises(UnavailableError) as caught:
+        await provider.fetch(http_client, CHECKED_AT)
+    assert str(caught.value).startswith("TLS handshake failed (")

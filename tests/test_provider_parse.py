@@ -346,6 +346,8 @@ def _decaptcha(data: Any, **fields: Any) -> str:
         ("0", Decimal(0)),
         ("0.001", Decimal("0.001")),
         ("999", Decimal(999)),
+        ("1e3", Decimal(1000)),
+        (".5", Decimal("0.5")),
     ],
 )
 def test_decaptcha_balance_text(data: str, amount: Decimal) -> None:
@@ -371,6 +373,13 @@ def test_decaptcha_unit_is_overridable() -> None:
         ("1.250,75", "data is not a number"),
         ("12,34.5", "data is not a number"),
         ("1,2345", "data is not a number"),
+        # Decimal() reads these, no API means them: other scripts' digits, underscores
+        ("١٢٣", "data is not a number"),
+        ("１２３", "data is not a number"),
+        ("1_000", "data is not a number"),
+        ("1,000_000", "data is not a number"),
+        ("١,٢٣٤.٥", "data is not a number"),
+        ("\u00a0", "data is not a number"),
         ("1e400", "data is implausibly large"),
         ("1000000000000000", "data is implausibly large"),
         (None, "data is not a balance string"),
@@ -426,7 +435,28 @@ def test_decaptcha_reported_failure(
 
 def test_decaptcha_long_failure_message_is_cut() -> None:
     error = refused("decaptcha", _decaptcha(None, isSuccess=False, errorMessage="x" * 5000))
-    assert str(error) == "provider reported failure: " + "x" * 200
+    assert str(error) == "provider reported failure: " + "x" * 199 + "…"
+
+
+def test_decaptcha_failure_message_is_one_escaped_line() -> None:
+    """The provider's words reach terminals and alerts: no escape or newline gets through."""
+    text = "\x1b[2J\nfake-provider  $1,000,000  USD  OK\u202e"
+    error = refused("decaptcha", _decaptcha(None, isSuccess=False, errorMessage=text))
+    assert str(error) == (
+        "provider reported failure: \\x1b[2J\\x0afake-provider  $1,000,000  USD  OK\\u202e"
+    )
+
+
+def test_srtgen_plan_text_is_one_escaped_line() -> None:
+    body = {
+        "credits": {
+            "totalBalance": 5,
+            "extraCredits": 0,
+            "plans": [{"name": "pro\nfake", "status": "\x1b[31mpast_due", "total": 10}],
+        }
+    }
+    [signal] = parse("srtgen", json.dumps(body)).signals
+    assert signal.detail == "pro\\x0afake is \\x1b[31mpast_due"
 
 
 @pytest.mark.parametrize("success", ["absent", "true", 1, None])
@@ -710,26 +740,39 @@ def test_http_json_refused(
     [
         ("30", 30.0),
         (" 30 ", 30.0),
-        ("1.5", 1.5),
         ("0", 0.0),
         ("86399", 86399.0),
-        ("86400", None),
+        # kept, not dropped: the engine caps the deferral (a day used to silence a check)
+        ("86400", 86400.0),
+        ("99999999999999999999", 1e9),
+        ("9" * 5000, 1e9),  # int() would refuse over 4300 digits
+        # RFC 9110 delay-seconds is ASCII digits: float() and int() accept much more
+        ("8_6_3_9_9", None),
+        ("1.5", None),
+        ("1e3", None),
+        ("+30", None),
         ("-1", None),
+        ("٣٠", None),
+        ("３０", None),
         ("nan", None),
         ("inf", None),
         ("soon", None),
         ("", None),
-        ("Wed, 21 Oct 2015 07:28:00 GMT", None),
         (None, None),
+        # the HTTP-date form, against the injected now (2026-03-29 17:50 UTC)
+        ("Sun, 29 Mar 2026 17:52:30 GMT", 150.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: try now
+        ("Sun, 29 Mar 2026 17:52:30 -0000", 150.0),
+        ("Sun, 99 Mar 2026 17:52:30 GMT", None),
     ],
 )
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(value) == seconds
+    assert parse_retry_after(value, CHECKED_AT) == seconds
 
 
 @pytest.mark.parametrize("status", [200, 201, 204, 299])
 def test_check_status_passes_success(status: int) -> None:
-    check_status(status, httpx.Headers())
+    check_status(status, httpx.Headers(), CHECKED_AT)
 
 
 @pytest.mark.parametrize(
@@ -740,10 +783,11 @@ def test_check_status_passes_success(status: int) -> None:
         (429, {"Retry-After": "30"}, RateLimitedError, "rate limited (HTTP 429, retry after 30s)"),
         (
             429,
-            {"retry-after": "2.5"},
+            {"retry-after": "Sun, 29 Mar 2026 17:51:00 GMT"},
             RateLimitedError,
-            "rate limited (HTTP 429, retry after 2.5s)",
+            "rate limited (HTTP 429, retry after 60s)",
         ),
+        (429, {"retry-after": "8_6_3_9_9"}, RateLimitedError, "rate limited (HTTP 429)"),
         (429, {}, RateLimitedError, "rate limited (HTTP 429)"),
         (500, {}, UnavailableError, "provider unavailable (HTTP 500)"),
         (502, {}, UnavailableError, "provider unavailable (HTTP 502)"),
@@ -757,17 +801,18 @@ def test_check_status_maps_errors(
     status: int, headers: dict[str, str], kind: type[ProviderError], message: str
 ) -> None:
     with pytest.raises(ProviderError) as caught:
-        check_status(status, httpx.Headers(headers))
+        check_status(status, httpx.Headers(headers), CHECKED_AT)
     assert type(caught.value) is kind
     assert str(caught.value) == message
 
 
 @pytest.mark.parametrize(
-    ("retry_after", "expected"), [("30", 30.0), ("Wed, 21 Oct 2015 07:28:00 GMT", None)]
+    ("retry_after", "expected"),
+    [("30", 30.0), ("Sun, 29 Mar 2026 17:51:00 GMT", 60.0), ("soon", None)],
 )
 def test_rate_limit_carries_retry_after(retry_after: str, expected: float | None) -> None:
     with pytest.raises(RateLimitedError) as caught:
-        check_status(429, httpx.Headers({"Retry-After": retry_after}))
+        check_status(429, httpx.Headers({"Retry-After": retry_after}), CHECKED_AT)
     assert caught.value.retry_after == expected
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from alertd.core.model import Severity
 from alertd.core.state import CheckState, Sent
-from alertd.store import FORMAT_VERSION, StateFile, decode, encode
+from alertd.store import FORMAT_VERSION, MAX_BYTES, CorruptState, StateFile, decode, encode
 
 T0 = datetime(2026, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
 LOADED_AT = datetime(2026, 3, 15, 1, 2, 3, tzinfo=UTC)
@@ -268,3 +268,77 @@ def test_load_removes_temp_files_left_by_an_interrupted_save(tmp_path: Path) -> 
     assert states == sample()
     assert not leftover.exists()
     assert unrelated.read_text() == "keep me"
+
+
+# -- restored as strictly as the config (issue 8) -----------------------------------------------
+
+
+def _valid() -> dict[str, Any]:
+    return encode(sample(), T0)
+
+
+def _fetch(data: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = data["providers"]["scraper"]["fetch"]
+    return result
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        (lambda d: _fetch(d).update(failures=-1), "failures: not a whole number"),
+        (lambda d: _fetch(d).update(failures=True), "failures: not a whole number"),
+        (lambda d: _fetch(d).update(failures=3.0), "failures: not a whole number"),
+        (lambda d: _fetch(d).update(severity="fatal"), "severity: not a severity"),
+        (lambda d: _fetch(d).update(severity=" Warning "), "severity: not a severity"),
+        (lambda d: _fetch(d).update(detail=["x"]), "detail: not text"),
+        (lambda d: _fetch(d).update(extra=1), "keys not as written by alertd (extra)"),
+        (lambda d: _fetch(d).pop("sent"), "keys not as written by alertd (sent)"),
+        (lambda d: _fetch(d).update(since="2026-03-14T10:00:00+00:00"), "since: in the future"),
+        (lambda d: d.update(version=True), "not an alertd state file of version 1"),
+        (lambda d: d.update(providers=[]), "providers: not an object"),
+    ],
+)
+def test_decode_refuses_what_encode_would_not_write(
+    spoil: Callable[[dict[str, Any]], object], reason: str
+) -> None:
+    data = _valid()
+    spoil(data)
+    with pytest.raises(CorruptState) as caught:
+        decode(data, now=T0)
+    assert reason in str(caught.value)
+
+
+def test_a_clock_a_little_behind_the_file_is_not_corruption() -> None:
+    """A sent time up to five minutes ahead of now (a clock stepped back) is kept."""
+    assert decode(_valid(), now=T0 + timedelta(seconds=1) - timedelta(minutes=5)) == sample()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"version": 1, "providers": {"p": {"fetch": {"failures": NaN}}}}', "NaN"),
+        (b'{"version": 1, "x": -Infinity}', "-Infinity"),
+        (b'{"version": 1, "x": 1e400}', "1e400 is out of range"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"a": "\xc3\x28"}', "not UTF-8 text"),
+    ],
+)
+def test_hostile_json_is_corrupt_not_a_crash(tmp_path: Path, raw: bytes, reason: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(raw)
+    states, problem = StateFile(path).load(LOADED_AT)
+    assert states == {}
+    assert problem is not None and reason in problem and "set aside as" in problem
+    assert not path.exists()
+
+
+def test_a_fifo_or_oversized_state_file_is_set_aside_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "state.json"
+    os.mkfifo(fifo)
+    states, problem = StateFile(fifo).load(LOADED_AT)  # before: blocked for ever
+    assert states == {} and problem is not None and "not a regular file (a FIFO)" in problem
+    big = tmp_path / "big.json"
+    with big.open("wb") as handle:
+        handle.truncate(MAX_BYTES + 1)
+    states, problem = StateFile(big).load(LOADED_AT)
+    assert states == {} and problem is not None and "larger than 32 MiB" in problem

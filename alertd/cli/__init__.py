@@ -96,13 +96,15 @@ def _load(args: argparse.Namespace) -> Settings:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     settings = _load(args)
-    from alertd.notify.urls import privacy_form
+    from alertd.notify.urls import display_form
 
     config = settings.config
     print(
         f"{settings.path}: valid, {len(config.providers)} provider(s), "
         f"{len(config.notifiers)} notifier(s)"
     )
+    for warning in settings.warnings:
+        print(warning, file=sys.stderr)
     for name, p in config.providers.items():
         notify = ", ".join(p.notify) if p.notify is not None else "all notifiers"
         print(
@@ -110,7 +112,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"warning {p.warning or '-'}, critical {p.critical or '-'}, notify {notify}"
         )
     for name, n in config.notifiers.items():
-        urls = ", ".join(privacy_form(u) for u in n.urls)
+        urls = ", ".join(display_form(u) for u in n.urls)
         print(f"  notifier {name}: {urls} (min severity {n.min_severity})")
     return 0
 
@@ -142,6 +144,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _load(args)
     from alertd.daemon import Daemon
 
+    for warning in settings.warnings:
+        logs.get_logger().warning("config_warning", warning=warning)
+
     return asyncio.run(Daemon(settings, config_arg=args.config).run())
 
 
@@ -159,7 +164,7 @@ async def _notify_test(settings: Settings, names: list[str]) -> list[tuple[str, 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
     settings = _load(args)
-    from alertd.notify.urls import privacy_form
+    from alertd.notify.urls import display_form
 
     notifiers = settings.config.notifiers
     unknown = [n for n in args.names if n not in notifiers]
@@ -175,7 +180,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
         return 1
     results = asyncio.run(_notify_test(settings, names))
     for name, index, ok in results:
-        url = privacy_form(notifiers[name].urls[index])
+        url = display_form(notifiers[name].urls[index])
         print(f"{name}: {'delivered' if ok else 'FAILED'} ({url})")
     return 0 if all(ok for _, _, ok in results) else 1
 
@@ -207,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except ConfigError as exc:  # every command loads the config; one place reports it
         print(exc, file=sys.stderr)
+        if args.command == "check" and args.json:  # a monitoring system parses stdout
+            print(json.dumps({"status": Status.UNKNOWN.name, "errors": exc.problems}, indent=2))
         return int(Status.UNKNOWN) if args.command == "check" else 1
     except Exception as exc:  # the last net: one line, redacted, never a traceback
         logs.get_logger().error("internal_error", error=type(exc).__name__, exc_info=exc)

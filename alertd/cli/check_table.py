@@ -10,6 +10,7 @@ from typing import Any
 from alertd.core.evaluate import BALANCE, Finding
 from alertd.core.format import format_money
 from alertd.core.model import Poll, Severity
+from alertd.text import printable
 
 
 class Status(enum.IntEnum):
@@ -94,8 +95,13 @@ def as_json(rows: Iterable[Row]) -> list[dict[str, Any]]:
 
 
 def as_table(rows: Iterable[Row]) -> str:
+    """One line per provider: every cell goes through `printable`, so a provider's text can
+    neither move the cursor (ANSI escapes) nor start a forged row (newlines)."""
     header = ("PROVIDER", "BALANCE", "UNIT", "STATUS", "DETAIL")
-    lines = [header] + [(r.provider, r.balance, r.unit, r.status.name, r.detail) for r in rows]
+    lines = [header] + [
+        tuple(printable(cell, limit) for cell, limit in zip(cells, _LIMITS, strict=True))
+        for cells in ((r.provider, r.balance, r.unit, r.status.name, r.detail) for r in rows)
+    ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
@@ -103,3 +109,6 @@ def as_table(rows: Iterable[Row]) -> str:
         + line[-1]
         for line in lines
     )
+
+
+_LIMITS = (80, 40, 40, 10, 300)  # characters per cell: a detail joins several findings

@@ -3,6 +3,13 @@
 Each problem is one line naming the file, the provider or notifier, the key and what is
 wrong. No line ever quotes a secret: pydantic errors are read without their inputs, YAML
 errors without their source snippets, Apprise URLs are shown by scheme only.
+
+Every file is read through `alertd.files.read_regular` (regular files only, never blocking,
+size-capped) and the YAML through `alertd.config.safe_yaml` (duplicate keys refused, aliases
+bounded), so that loading always ends, quickly, whatever the file.
+
+Warnings are for a config that is valid but alerts nobody (no notifier, no threshold):
+`validate` prints them and exits 0, the daemon logs them at start and at each reload.
 """
 
 from __future__ import annotations
@@ -14,16 +21,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
 from alertd.config.interpolate import interpolate
-from alertd.config.model import AlertdConfig, NotifierConfig, ProviderConfig, RawLayers
+from alertd.config.model import (
+    PROVIDER_TYPES,
+    AlertdConfig,
+    NotifierConfig,
+    ProviderConfig,
+    RawLayers,
+)
+from alertd.config.safe_yaml import YamlProblem, parse
 from alertd.errors import ConfigError
+from alertd.files import UnreadableFile, read_regular
 from alertd.providers import REGISTRY, Provider, build
+from alertd.text import printable
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/alertd/config.yaml"))
+MAX_CONFIG_BYTES = 1 << 20  # a thousand providers take about 150 KiB
+MAX_SECRET_BYTES = 64 << 10
+ENV_PREFIX = "ALERTD_"
+# Fields whose bad value is shown in an error: never a secret, never a URL.
+_SHOWN_LITERALS = {"type": PROVIDER_TYPES, "min_severity": ("warning", "critical")}
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,7 @@ class Settings:
     path: Path
     config: AlertdConfig
     providers: Mapping[str, Provider]
+    warnings: tuple[str, ...] = ()
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, for the log redaction processor."""
@@ -64,26 +85,70 @@ def load(explicit: str | os.PathLike[str] | None = None) -> Settings:
     """Reads `os.environ` for interpolation and overrides, as pydantic-settings does."""
     environ = os.environ
     path = find_config(explicit, environ)
-    raw = _read_yaml(path)
+    raw, duplicates = _read_yaml(path)
     unset: list[tuple[tuple[str | int, ...], str]] = []
     data = interpolate(raw, environ, unset)
-    problems = [f"{path}: {_located(loc, message)}" for loc, message in unset]
+    problems = [f"{path}: {line}" for line in duplicates]
+    problems.extend(f"{path}: {_located(loc, message)}" for loc, message in unset)
+    overrides = _env_overrides(environ)
     try:
         config = AlertdConfig(**data)
     except SettingsError as exc:  # an ALERTD_* variable that is not valid JSON for its field
         raise ConfigError([f"{path}: environment overrides (ALERTD_*): {exc}"]) from None
     except ValidationError as exc:
-        problems.extend(f"{path}: {line}" for line in _describe(exc, data))
-        problems.extend(f"{path}: {line}" for line in _check_valid_parts(data, exc))
+        problems.extend(f"{path}: {line}" for line in _describe(exc, data, overrides))
+        problems.extend(f"{path}: {line}" for line in _check_valid_parts(data, exc, overrides))
         raise ConfigError(list(dict.fromkeys(problems))) from None
-    config, providers, semantic = _check(config)
+    config, providers, semantic = _check(config, overrides)
     problems.extend(f"{path}: {line}" for line in semantic)
     if problems:
         raise ConfigError(problems)
-    return Settings(path=path, config=config, providers=providers)
+    warnings = tuple(f"{path}: {line}" for line in _warnings(config))
+    return Settings(path=path, config=config, providers=providers, warnings=warnings)
 
 
-def _check_valid_parts(data: dict[str, Any], exc: ValidationError) -> list[str]:
+def _warnings(config: AlertdConfig) -> list[str]:
+    """A valid config that still alerts nobody about something: said, not refused."""
+    lines = []
+    if not config.notifiers:
+        lines.append(
+            "warning: no notifiers configured: alerts are only written to the log, nobody is"
+            " notified"
+        )
+    for name, cfg in config.providers.items():
+        if cfg.warning is None and cfg.critical is None:
+            lines.append(
+                f"warning: provider '{name}': no warning or critical threshold: its balance"
+                " never raises an alert (only a failure to check it does)"
+            )
+        if cfg.notify == [] and config.notifiers:
+            lines.append(
+                f"warning: provider '{name}': notify is an empty list: its alerts go to no notifier"
+            )
+    return lines
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """`ALERTD_PROVIDERS__X__API_KEY` -> {("providers", "x", "api_key"): that name}."""
+    return {
+        tuple(key[len(ENV_PREFIX) :].lower().split("__")): key
+        for key in environ
+        if key.upper().startswith(ENV_PREFIX) and key.upper() != "ALERTD_CONFIG"
+    }
+
+
+def _from_env(loc: tuple[int | str, ...], overrides: Mapping[tuple[str, ...], str]) -> str:
+    """` (set by ALERTD_...)` when an environment variable supplied the value at `loc`."""
+    parts = tuple(str(p) for p in loc if p != "[key]")
+    for path, name in overrides.items():
+        if parts[: len(path)] == path:
+            return f" (set by environment variable {name})"
+    return ""
+
+
+def _check_valid_parts(
+    data: dict[str, Any], exc: ValidationError, overrides: Mapping[tuple[str, ...], str]
+) -> list[str]:
     """The registry, file and Apprise checks of each provider and notifier that did validate,
     so that one broken provider does not hide the problems of the others."""
     try:
@@ -101,7 +166,7 @@ def _check_valid_parts(data: dict[str, Any], exc: ValidationError) -> list[str]:
         except ValidationError:
             continue
         _, lines = _check_provider(name, cfg, known_notifiers)
-        problems.extend(f"provider '{name}': {line}" for line in lines)
+        problems.extend(_provider_line(name, line, overrides) for line in lines)
     for name, body in layers.notifiers.items():
         if ("notifiers", name) in failed:
             continue
@@ -113,27 +178,24 @@ def _check_valid_parts(data: dict[str, Any], exc: ValidationError) -> list[str]:
     return problems
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_CONFIG_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: config file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError([f"{path}: cannot read config file: {reason}"]) from None
+    except UnreadableFile as exc:
+        raise ConfigError([f"{path}: cannot read config file: {exc}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: cannot read config file: not UTF-8 text"]) from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError([f"{path}: {where}YAML syntax error: {exc.problem}"]) from None
-    except yaml.YAMLError:
-        raise ConfigError([f"{path}: YAML syntax error"]) from None
+        data, duplicates = parse(text)
+    except YamlProblem as exc:
+        raise ConfigError([f"{path}: {line}" for line in exc.problems]) from None
     if data is None:
-        return {}
+        return {}, duplicates
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: the top level must be a mapping of keys"])
-    return data
+    return data, duplicates
 
 
 def _where(loc: tuple[int | str, ...]) -> tuple[str, str]:
@@ -152,7 +214,9 @@ def _where(loc: tuple[int | str, ...]) -> tuple[str, str]:
     return owner, key
 
 
-def _describe(exc: ValidationError, data: Mapping[str, Any]) -> list[str]:
+def _describe(
+    exc: ValidationError, data: Mapping[str, Any], overrides: Mapping[tuple[str, ...], str]
+) -> list[str]:
     lines: list[str] = []
     default_keys = set(
         (data.get("defaults") or {}) if isinstance(data.get("defaults"), dict) else {}
@@ -162,8 +226,21 @@ def _describe(exc: ValidationError, data: Mapping[str, Any]) -> list[str]:
         _, key = _where(loc)
         if _inherited_from_defaults(loc, key, data, default_keys):
             continue  # already reported once under `defaults`
-        lines.append(_located(loc, _message(error["type"], error["msg"], loc)))
+        message = _message(error["type"], error["msg"], loc, _shown_input(loc, data))
+        lines.append(_located(loc, message) + _from_env(loc, overrides))
     return list(dict.fromkeys(lines))
+
+
+def _shown_input(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str | None:
+    """The value at `loc` when it may be shown (a provider type, a severity), escaped."""
+    if not loc or loc[-1] not in _SHOWN_LITERALS:
+        return None
+    value: Any = data
+    for part in loc:
+        if not isinstance(value, dict) or part not in value:
+            return None  # set by the environment: not in the YAML data
+        value = value[part]
+    return printable(str(value), 60) if isinstance(value, str | int | float) else None
 
 
 def _located(loc: tuple[int | str, ...], message: str) -> str:
@@ -181,7 +258,16 @@ def _inherited_from_defaults(
     return top_key in default_keys and isinstance(body, dict) and top_key not in body
 
 
-def _message(kind: str, msg: str, loc: tuple[int | str, ...]) -> str:
+def _message(kind: str, msg: str, loc: tuple[int | str, ...], shown: str | None = None) -> str:
+    if kind == "literal_error" and shown is not None:
+        field = str(loc[-1])
+        what = "a provider type" if field == "type" else f"a valid {field}"
+        return f"'{shown}' is not {what}; known: {', '.join(_SHOWN_LITERALS[field])}"
+    if kind in ("model_type", "dict_type") and len(loc) == 2 and loc[0] != "http":
+        return (
+            "should be a mapping of keys, not a single value (check the indentation: its keys"
+            " go on the lines below it, indented further)"
+        )
     if kind == "extra_forbidden":
         return "unknown key"
     if kind == "missing":
@@ -191,7 +277,14 @@ def _message(kind: str, msg: str, loc: tuple[int | str, ...]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def _check(config: AlertdConfig) -> tuple[AlertdConfig, dict[str, Provider], list[str]]:
+def _provider_line(name: str, line: str, overrides: Mapping[tuple[str, ...], str]) -> str:
+    key = line.partition(":")[0].partition("[")[0].partition(".")[0]
+    return f"provider '{name}': {line}" + _from_env(("providers", name, key), overrides)
+
+
+def _check(
+    config: AlertdConfig, overrides: Mapping[tuple[str, ...], str]
+) -> tuple[AlertdConfig, dict[str, Provider], list[str]]:
     """Rules that need the provider registry, the file system or Apprise."""
     problems: list[str] = []
     if not config.providers:
@@ -200,7 +293,7 @@ def _check(config: AlertdConfig) -> tuple[AlertdConfig, dict[str, Provider], lis
     providers: dict[str, Provider] = {}
     for name, provider_config in config.providers.items():
         provider_config, lines = _check_provider(name, provider_config, config.notifiers)
-        problems.extend(f"provider '{name}': {line}" for line in lines)
+        problems.extend(_provider_line(name, line, overrides) for line in lines)
         resolved[name] = provider_config
         providers[name] = build(name, provider_config)
     for name, notifier in config.notifiers.items():
@@ -221,6 +314,10 @@ def _check_provider(
     if REGISTRY[cfg.type].needs_api_key:
         cfg, key_problems = _resolve_api_key(cfg)
         problems.extend(key_problems)
+    for header, value in cfg.headers.items():
+        problem = _header_problem(header, value.get_secret_value())
+        if problem:
+            problems.append(f"headers.{printable(header, 60)}: {problem}")
     problems.extend(build(name, cfg).config_problems())
     for notifier in _unknown(cfg.notify or (), notifiers):
         problems.append(f"notify: unknown notifier '{notifier}'")
@@ -236,16 +333,42 @@ def _resolve_api_key(cfg: ProviderConfig) -> tuple[ProviderConfig, list[str]]:
         return cfg, ["api_key and api_key_file are both set; keep one"]
     if cfg.api_key_file is not None:
         try:
-            text = cfg.api_key_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            return cfg, [f"api_key_file: cannot read {cfg.api_key_file}: {reason}"]
+            text = read_regular(cfg.api_key_file, MAX_SECRET_BYTES).decode("utf-8").strip()
+        except FileNotFoundError as exc:
+            return cfg, [f"api_key_file: cannot read {cfg.api_key_file}: {exc.strerror}"]
+        except UnreadableFile as exc:
+            return cfg, [f"api_key_file: cannot read {cfg.api_key_file}: {exc}"]
+        except UnicodeDecodeError:
+            return cfg, [f"api_key_file: cannot read {cfg.api_key_file}: not UTF-8 text"]
         if not text:
             return cfg, [f"api_key_file: {cfg.api_key_file} is empty"]
+        problem = _header_value_problem(text)
+        if problem:
+            return cfg, [f"api_key_file: the key in {cfg.api_key_file} {problem}"]
         return cfg.model_copy(update={"api_key": SecretStr(text)}), []
     if cfg.api_key is None or not cfg.api_key.get_secret_value().strip():
         return cfg, ["api_key: required (or api_key_file); it is missing or empty"]
-    return cfg, []
+    problem = _header_value_problem(cfg.api_key.get_secret_value())
+    return cfg, [f"api_key: the key {problem}"] if problem else []
+
+
+def _header_value_problem(value: str) -> str | None:
+    """A key is sent in an HTTP header: ASCII, no line break. Says what, never the value."""
+    if any(ch in "\r\n" for ch in value):
+        return "contains a line break (a trailing newline from a file or variable?)"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "contains a control character"
+    if not value.isascii():
+        return "contains a non-ASCII character; HTTP headers carry ASCII only"
+    return None
+
+
+def _header_problem(name: str, value: str) -> str | None:
+    token = set("!#$%&'*+-.^_`|~")
+    if not name or not all(ch.isascii() and (ch.isalnum() or ch in token) for ch in name):
+        return "not a valid HTTP header name"
+    problem = _header_value_problem(value)
+    return f"the value {problem}" if problem else None
 
 
 def _check_notifier(notifier: NotifierConfig) -> list[str]:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -23,11 +24,13 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from alertd.config.types import (
+    Count,
     Duration,
     Fraction,
     Jitter,
     ThresholdValue,
     parse_decimal,
+    parse_listen,
 )
 from alertd.core.model import Severity
 from alertd.core.rules import Threshold
@@ -48,7 +51,7 @@ class Policy(_Strict):
     interval: Duration = timedelta(minutes=5)
     jitter: Jitter = Threshold(Decimal(10), percent=True)
     timeout: Duration = timedelta(seconds=10)
-    failure_threshold: int = Field(default=3, ge=1)
+    failure_threshold: Annotated[Count, Field(ge=1)] = 3
     repeat_interval: Duration = timedelta(hours=4)
     notify_resolved: bool = True
     notify: list[Name] | None = None
@@ -107,9 +110,24 @@ class ProviderConfig(Policy):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
+        if value is None:
+            return value
+        if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
-        return value.rstrip("/") if value else value
+        if any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise ValueError("has a space or control character in it")
+        parts = urlsplit(value)
+        try:
+            port = parts.port
+        except ValueError:  # out of range, or not a number
+            port = -1
+        if port is not None and not 0 <= port < 65536:
+            written = parts.netloc.rpartition(":")[2]
+            shown = f" {written}" if written.isdigit() and len(written) < 12 else ""
+            raise ValueError(f"port{shown} is not between 1 and 65535")
+        if not parts.hostname:
+            raise ValueError("has no host name")
+        return value.rstrip("/")
 
     def api_key_value(self) -> str:
         return self.api_key.get_secret_value() if self.api_key else ""
@@ -144,8 +162,6 @@ class HttpConfig(_Strict):
     @classmethod
     def _host_port(cls, value: str | None) -> str | None:
         if value is not None:
-            from alertd.listener import parse_listen
-
             parse_listen(value)
         return value
 

@@ -1,7 +1,13 @@
-"""Small value types of the config file: durations (`1h30m`), thresholds (`20`, `20%`)."""
+"""Small value types of the config file: durations (`1h30m`), thresholds (`20`, `20%`),
+counts, and the listener's `host:port`.
+
+Numbers are ASCII digits as written: `"١٢٣"`, `"１２３"` and `"1_000"` are refused, although
+Python's `int()` and `Decimal()` would read them all.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -10,8 +16,17 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer
 
 from alertd.core.rules import Threshold
+from alertd.text import printable
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
+_DECIMAL = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$", re.I)
+MAX_DURATION = timedelta(days=3650)
+
+
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -23,15 +38,27 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, int):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
+        return _bounded(timedelta(seconds=min(value, 1 << 40)), str(value))
     text = str(value).strip().lower()
-    if text.isdigit():
-        return timedelta(seconds=int(text))
+    if _ascii_digits(text):
+        return _bounded(timedelta(seconds=min(int(text[:20]), 1 << 40)), text)
     match = _DURATION.match(text)
     if not text or match is None:
-        raise ValueError(f"'{text}' is not a duration such as 30s, 5m, 1h30m, 1d or whole seconds")
-    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        raise ValueError(
+            f"'{printable(text, 60)}' is not a duration such as 30s, 5m, 1h30m, 1d or whole seconds"
+        )
+    days, hours, minutes, seconds = (min(int(g[:20]), 1 << 40) if g else 0 for g in match.groups())
+    try:
+        delta = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        delta = MAX_DURATION * 2
+    return _bounded(delta, text)
+
+
+def _bounded(delta: timedelta, text: str) -> timedelta:
+    if delta > MAX_DURATION:
+        raise ValueError(f"'{printable(text, 60)}' is longer than {MAX_DURATION.days} days")
+    return delta
 
 
 def format_duration(delta: timedelta) -> str:
@@ -56,13 +83,31 @@ def parse_decimal(value: Any) -> Decimal:
     """A finite number from YAML (int, float via its text, or a numeric string)."""
     if isinstance(value, bool):
         raise ValueError("expected a number")
+    text = str(value).strip()
+    if text in ("inf", "-inf", "nan"):  # a YAML float such as 1e400
+        raise ValueError(f"'{text}' is not a finite number")
+    if not _DECIMAL.match(text):
+        raise ValueError(f"'{printable(text, 60)}' is not a number (ASCII digits, . and e only)")
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"'{value}' is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"'{value}' is not a finite number")
+        raise ValueError(f"'{printable(text, 60)}' is not a number") from None
+    if not number.is_finite() or abs(number.adjusted()) > 100:
+        raise ValueError(f"'{printable(text, 60)}' is not a number of a sensible size")
     return number
+
+
+def parse_count(value: Any) -> int:
+    """A whole number written as such: `3` or `"3"`, not `true`, `3.5` or `"1_000"`."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("expected a whole number")
+    text = str(value).strip()
+    if not _ascii_digits(text.removeprefix("-")) or len(text) > 18:
+        raise ValueError(f"'{printable(text, 60)}' is not a whole number")
+    return int(text)
+
+
+Count = Annotated[int, BeforeValidator(parse_count)]
 
 
 def parse_threshold(value: Any) -> Threshold:
@@ -111,3 +156,39 @@ Jitter = Annotated[
     BeforeValidator(parse_jitter),
     PlainSerializer(str, return_type=str),
 ]
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`127.0.0.1:9464`, `:9464` or `9464` (loopback unless a host is named), `[::]:9464`.
+
+    The host is an IP address or a host name; `1.2.3.4.5` is neither.
+    """
+    text = value.strip()
+    if _ascii_digits(text):
+        return "127.0.0.1", _port(text, value)
+    host, sep, port = text.rpartition(":")
+    if not sep or not _ascii_digits(port):
+        raise ValueError(f"'{printable(value, 80)}' is not host:port (e.g. 127.0.0.1:9464)")
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    if not host:
+        return "127.0.0.1", _port(port, value)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if bracketed or re.fullmatch(r"[0-9.]+", host) or not _HOSTNAME.match(host):
+            raise ValueError(
+                f"'{printable(value, 80)}': '{printable(host, 60)}' is not an IP address or"
+                " host name"
+            ) from None
+    else:
+        if address.version == 6 and not bracketed:
+            raise ValueError(f"'{printable(value, 80)}': write an IPv6 address as [{host}]:PORT")
+    return host, _port(port, value)
+
+
+def _port(text: str, value: str) -> int:
+    port = int(text[:6])
+    if not 0 < port < 65536:
+        raise ValueError(f"'{printable(value, 80)}': port {text[:6]} is not between 1 and 65535")
+    return port

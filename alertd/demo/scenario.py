@@ -54,7 +54,7 @@ TOP_UP = 40.0
 FINISH = 50.0
 DRAINS = (
     Drain("render-farm", Decimal(40), Decimal(2)),  # warning at $20, critical at $5
-    Drain("search-api", Decimal(60), Decimal(12)),  # warning only
+    Drain("search-api", Decimal(40), Decimal(12)),  # warning only, early enough to be reminded
     Drain("scraper", Decimal(8000), Decimal(300)),  # warning at 20% of 10,000, critical at 500
     Drain("subtitles", Decimal(3000), Decimal(2500)),  # stays healthy
     Drain("captcha", Decimal(80), Decimal(70)),  # stays healthy; has an outage instead

@@ -1,11 +1,21 @@
-"""Apprise URL checks and their privacy form, kept apart so `import apprise` stays lazy."""
+"""Apprise URL checks and how a notifier URL is shown, kept apart so `import apprise` stays lazy.
+
+A notifier URL is shown as scheme, host and a fingerprint, never more: Apprise's own
+"privacy" form masks `user:pass@` only, and printed header (`?+X-Token=`), query
+(`?-apikey=`) and path (`/hooks/TOKEN`) tokens in clear.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import apprise
 from pydantic import SecretStr
+
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,19}")
 
 
 def invalid_urls(urls: Sequence[SecretStr]) -> list[tuple[int, str]]:
@@ -14,14 +24,34 @@ def invalid_urls(urls: Sequence[SecretStr]) -> list[tuple[int, str]]:
     for index, url in enumerate(urls):
         text = url.get_secret_value()
         if not apprise.Apprise().add(text):
-            scheme = text.split("://", 1)[0] if "://" in text else "none"
-            bad.append((index, scheme[:20]))
+            bad.append((index, _scheme(text) or "none"))
     return bad
 
 
-def privacy_form(url: SecretStr) -> str:
-    """The URL as Apprise shows it with credentials masked."""
-    plugin = apprise.Apprise.instantiate(url.get_secret_value())
-    if not plugin:
-        return "<invalid URL>"
-    return str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
+def fingerprint(url: str) -> str:
+    """8 hex digits of the URL's SHA-256: tells two URLs apart, stable across runs and reloads
+    (the state file's destination keys begin with the same digits)."""
+    return hashlib.sha256(url.encode()).hexdigest()[:8]
+
+
+def display_form(url: SecretStr) -> str:
+    """`scheme://host:port [fingerprint]`. The host is shown only where Apprise's own privacy
+    form shows it: for Slack, Telegram, Discord or PagerDuty the "host" is a token."""
+    text = url.get_secret_value()
+    scheme = _scheme(text) or "?"
+    where = ""
+    plugin = apprise.Apprise.instantiate(text)
+    host = getattr(plugin, "host", None) if plugin else None
+    if plugin and isinstance(host, str) and host:
+        try:
+            shown = urlsplit(str(plugin.url(privacy=True)))  # type: ignore[no-untyped-call]
+            if shown.hostname == host.lower():
+                where = shown.hostname + (f":{shown.port}" if shown.port else "")
+        except ValueError:  # an odd port: show no host rather than guess
+            where = ""
+    return f"{scheme}://{where} [{fingerprint(text)}]"
+
+
+def _scheme(text: str) -> str:
+    head = text.split("://", 1)[0].lower() if "://" in text else ""
+    return head if _SCHEME.fullmatch(head) else ""

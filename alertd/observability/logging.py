@@ -18,8 +18,12 @@ from alertd.observability.redact import Redactor
 LogFormat = Literal["json", "console"]
 REDACTOR = Redactor()
 
-# Chatty or dangerous libraries: httpx logs full URLs at INFO, Apprise logs credentials at DEBUG.
+# Chatty or dangerous libraries, kept at WARNING whatever `--log-level` says: httpx logs full
+# URLs at INFO, Apprise logs credentials at DEBUG, urllib3 (under Apprise's requests) logs each
+# request line, path and query tokens included, at DEBUG.
 _QUIET_LOGGERS = {
+    "urllib3": logging.WARNING,
+    "requests": logging.WARNING,
     "apscheduler": logging.WARNING,
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,

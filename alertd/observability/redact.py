@@ -1,7 +1,9 @@
 """A structlog processor that keeps secrets out of every log line, whatever logged them.
 
-Three nets: known secret values (API keys, notifier URLs) replaced wherever they appear,
-values of secret-named keys masked, and `user:password@` stripped from any URL.
+Three nets: known secret values (API keys, notifier URLs and the pieces of those URLs)
+replaced wherever they appear, values of secret-named keys masked, and `user:password@`
+stripped from any URL. The pieces matter: a library logs a request line (`POST
+/hooks/TOKEN?apikey=...`) or a header, never the Apprise URL it came from.
 """
 
 from __future__ import annotations
@@ -9,11 +11,53 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, MutableMapping
 from typing import Any
+from urllib.parse import unquote
 
 MASK = "***"
 _SECRET_KEY = re.compile(r"(api[_-]?key|token|password|passwd|secret|authorization)", re.I)
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@", re.I)
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+_MIN_PIECE_LENGTH = 6  # a URL piece shorter than this is a word ("json", "hook"), not a token
+# Plain lowercase words, hostnames and e-mail addresses in a URL are no secrets:
+# "alerts", "ops-alerts", "hooks.example.com", "ops@example.com", "insecure".
+# A run of 16 or more letters alone is read as a token, not a word.
+_PLAIN = re.compile(r"[a-z]{1,15}|[a-z]+(?:[-_.][a-z]+)+|[^@\s/]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def url_pieces(url: str) -> set[str]:
+    """The parts of a secret URL that could be secrets on their own: userinfo, a host that is
+    no hostname (Slack's or Telegram's tokens), path segments, query and header values.
+    Plain words and short pieces are left out, so that "json" or "alerts" stay readable."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme:
+        return set()
+    rest = rest.split("#", 1)[0]
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
+    userinfo, _, hostport = netloc.rpartition("@")
+    found: set[str] = set()
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        found.update(p for p in (password,) if len(p) >= _MIN_SECRET_LENGTH)
+        found.update(p for p in (user,) if _is_token(p))
+    for part in hostport.split(":"):  # host, then a port (or Telegram's bot token)
+        if not part.isdigit() or len(part) > 5:
+            found.update(p for p in (part,) if "." not in p and _is_token(p))
+    found.update(s for s in path.split("/") if _is_token(s))
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        header = name.startswith(("+", "%2B", "%2b"))
+        if (header and len(value) >= _MIN_SECRET_LENGTH) or _is_token(value):
+            found.add(value)
+    return found | {unquote(piece) for piece in found}
+
+
+def _is_token(piece: str) -> bool:
+    return (
+        len(piece) >= _MIN_PIECE_LENGTH
+        and not _PLAIN.fullmatch(piece)
+        and not (piece.isdigit() and len(piece) <= 5)
+    )
 
 
 class Redactor:
@@ -25,9 +69,12 @@ class Redactor:
 
     def update(self, secrets: Iterable[str]) -> None:
         """Indexes secrets by their first characters: a log line is then checked in one
-        pass over its own length, not once per secret (a thousand API keys at scale)."""
+        pass over its own length, not once per secret (a thousand API keys at scale).
+        A secret that is a URL brings its pieces along (`url_pieces`)."""
+        known = set(secrets)
+        known.update(piece for secret in list(known) for piece in url_pieces(secret))
         index: dict[str, list[str]] = {}
-        for secret in {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}:
+        for secret in {s for s in known if len(s) >= _MIN_SECRET_LENGTH}:
             index.setdefault(secret[:_MIN_SECRET_LENGTH], []).append(secret)
         # Longest first, so a URL is masked whole before a key inside it is.
         self._by_prefix = {

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Protocol
 
 import httpx
@@ -28,12 +30,14 @@ from alertd.errors import (
 )
 from alertd.http import KEEPALIVE_EXPIRY, HttpClient
 from alertd.observability.logging import get_logger
+from alertd.providers.body import ACCEPT_ENCODING, read_capped, too_big
+from alertd.text import printable
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
 class SimulatedAccount(Protocol):
-    """What the provider simulator (alertd.demo) knows of an account it serves."""
+    """What the provider simulator (alertd.demo.scenario) knows of an account it serves."""
 
     name: str
     balance: Decimal
@@ -110,7 +114,7 @@ class Provider:
         return self.path
 
     def request_headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
         if self.needs_api_key:
             headers.update(self.auth_headers(self.config.api_key_value()))
         return headers
@@ -135,19 +139,19 @@ class Provider:
         timeout = self.config.timeout.total_seconds()
         try:
             async with asyncio.timeout(timeout):
-                status, headers, raw = await self._get(client, seconds=timeout)
+                raw = await self._get(client, seconds=timeout, now=now)
         except TimeoutError:
             raise UnavailableError(f"timed out after {timeout:g}s") from None
         except httpx.TimeoutException:
             raise UnavailableError(f"timed out after {timeout:g}s") from None
-        except httpx.ConnectError:
-            raise UnavailableError("cannot connect (refused or unreachable)") from None
+        except httpx.ConnectError as exc:
+            raise UnavailableError(connect_failure(exc)) from None
         except httpx.HTTPError as exc:
             raise UnavailableError(f"transport error ({type(exc).__name__})") from None
-        check_status(status, headers)
         return self.parse(decode_json(raw), now)
 
-    async def _get(self, client: HttpClient, *, seconds: float) -> tuple[int, httpx.Headers, bytes]:
+    async def _get(self, client: HttpClient, *, seconds: float, now: datetime) -> bytes:
+        """The decoded body of a 2xx answer; any other status raises before the body is read."""
         async with client.get(
             self.url,
             self.request_headers(),
@@ -155,27 +159,37 @@ class Provider:
             pool=self.name,
             keepalive=self.config.interval.total_seconds() < KEEPALIVE_EXPIRY,
         ) as response:
+            check_status(response.status_code, response.headers, now)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-                raise ResponseError(f"response body over {MAX_BODY_BYTES // 1024} KiB refused")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise ResponseError(f"response body over {MAX_BODY_BYTES // 1024} KiB refused")
-                chunks.append(chunk)
-            return response.status_code, response.headers, b"".join(chunks)
+                raise too_big(MAX_BODY_BYTES)
+            return await read_capped(
+                response.aiter_raw(), response.headers.get("content-encoding"), MAX_BODY_BYTES
+            )
 
 
-def check_status(status: int, headers: Mapping[str, str]) -> None:
+def connect_failure(exc: httpx.ConnectError) -> str:
+    """What went wrong while connecting: a TLS failure says so, with the verifier's words."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        why = printable(str(cause.verify_message or "verification failed"), 100)
+        return f"TLS handshake failed: certificate not trusted ({why})"
+    if isinstance(cause, ssl.SSLError):
+        why = printable(str(cause.reason or type(cause).__name__), 100)
+        return f"TLS handshake failed ({why})"
+    return "cannot connect (refused or unreachable)"
+
+
+def check_status(status: int, headers: Mapping[str, str], now: datetime) -> None:
     """Maps a non-2xx status to the error a user can act on."""
     if 200 <= status < 300:
         return
     if status in (401, 403):
         raise AuthError(f"credentials rejected (HTTP {status})")
     if status == 429:
-        retry_after = parse_retry_after(headers.get("retry-after"))
+        retry_after = parse_retry_after(headers.get("retry-after"), now)
         hint = f", retry after {retry_after:g}s" if retry_after is not None else ""
         raise RateLimitedError(f"rate limited (HTTP 429{hint})", retry_after)
     if status >= 500:
@@ -183,15 +197,29 @@ def check_status(status: int, headers: Mapping[str, str]) -> None:
     raise ResponseError(f"unexpected HTTP {status}")
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds; the HTTP-date form is rare for APIs and is treated as absent."""
+MAX_RETRY_AFTER = 10**9  # seconds (~32 years): the engine caps the deferral far below anyway
+_DELAY_SECONDS = re.compile(r"[0-9]+")
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds from `now`: ASCII digits (RFC 9110 delay-seconds) or an HTTP
+    date; anything else (`8_6_3_9_9`, `1.5`, `-1`, other digits) is treated as absent.
+
+    A huge value is kept huge, not dropped: the engine caps how long it defers (see
+    `Engine.poll_provider`), so a provider cannot silence a check by asking for a day.
+    """
     if value is None:
         return None
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        return float(MAX_RETRY_AFTER if len(text) > 9 else min(int(text), MAX_RETRY_AFTER))
     try:
-        seconds = float(value.strip())
-    except ValueError:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return seconds if 0 <= seconds < 86400 else None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, min((when - now).total_seconds(), float(MAX_RETRY_AFTER)))
 
 
 def _no_constants(name: str) -> Any:
@@ -240,7 +268,9 @@ def number(body: Any, path: str) -> Decimal:
 
 
 MAX_MAGNITUDE = Decimal("1e15")
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# ASCII digits only: Decimal() also reads "١٢٣", "１２３" and "1_000", which no API means.
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+_PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def as_number(value: Any, path: str) -> Decimal:
@@ -259,17 +289,15 @@ def decimal_from_text(text: str, path: str) -> Decimal:
 
     Commas must group thousands: "1,25" (a decimal comma) is refused, not read as 125.
     """
-    cleaned = text.strip()
-    if "," in cleaned:
-        if not _GROUPED.fullmatch(cleaned):
-            raise ResponseError(f"unexpected response: {path} is not a number")
+    cleaned = text.strip(" \t\r\n")
+    if _GROUPED.fullmatch(cleaned):
         cleaned = cleaned.replace(",", "")
+    elif not _PLAIN.fullmatch(cleaned):
+        raise ResponseError(f"unexpected response: {path} is not a number")
     try:
         value = Decimal(cleaned)
-    except InvalidOperation:
+    except InvalidOperation:  # an exponent beyond Decimal's range
         raise ResponseError(f"unexpected response: {path} is not a number") from None
-    if not value.is_finite():
-        raise ResponseError(f"unexpected response: {path} is not a number")
     return _plausible(value, path)
 
 

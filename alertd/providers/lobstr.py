@@ -13,6 +13,7 @@ from typing import Any
 from alertd.core.model import Reading, Signal
 from alertd.errors import ResponseError
 from alertd.providers.base import Provider, SimulatedAccount, as_number, number, require_object
+from alertd.text import printable
 
 
 class Lobstr(Provider):
@@ -69,7 +70,7 @@ class Lobstr(Provider):
             info["slots"] = f"{used}/{total}"
         for key in ("reset_time", "interval", "name"):
             if isinstance(body.get(key), str):
-                info[key if key != "name" else "plan"] = body[key]
+                info[key if key != "name" else "plan"] = printable(body[key], 80)
         return Reading(
             amount=available - consumed,
             unit="credits",

@@ -15,6 +15,7 @@ from alertd.providers.base import (
     number,
     require_object,
 )
+from alertd.text import printable
 
 
 class SrtGen(Provider):
@@ -71,13 +72,15 @@ class SrtGen(Provider):
             where = f"credits.plans[{index}]"
             if not isinstance(plan, dict):
                 raise ResponseError(f"unexpected response: {where} is not an object")
-            name = plan.get("name") if isinstance(plan.get("name"), str) else f"plan {index + 1}"
+            name = plan.get("name")
+            name = printable(name, 60) if isinstance(name, str) else f"plan {index + 1}"
             capacity += as_number(plan.get("total"), f"{where}.total")
             if plan.get("balance") is not None:
                 breakdown[str(name)] = as_number(plan["balance"], f"{where}.balance")
             status = plan.get("status")
             if status != "active":
-                bad_plans.append(f"{name} is {status if isinstance(status, str) else 'unknown'}")
+                shown = printable(status, 40) if isinstance(status, str) else "unknown"
+                bad_plans.append(f"{name} is {shown}")
         signals = [
             Signal(
                 check="plan_status",
@@ -91,7 +94,8 @@ class SrtGen(Provider):
             limit = as_number(storage["limit"], "storage.limit")
             if limit > 0:
                 shown = (
-                    f"{storage.get('formattedUsage')} of {storage.get('formattedLimit')}"
+                    f"{printable(str(storage['formattedUsage']), 40)}"
+                    f" of {printable(str(storage['formattedLimit']), 40)}"
                     if storage.get("formattedUsage") and storage.get("formattedLimit")
                     else f"{usage} of {limit} bytes"
                 )

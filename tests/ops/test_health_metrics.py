@@ -1,15 +1,18 @@
 """The HTTP listener (SPEC §5): `/healthz` says whether alertd works, `/metrics` what it saw.
 
-`/healthz` is 200 while the scheduler runs and no provider is stale beyond 3 intervals,
-503 with a JSON reason otherwise. The staleness rule is tested on the real daemon (a
-subprocess whose provider starts failing or hanging) and on the pure `assess`; a stopped
-scheduler on `assess` and on an in-process `Daemon`.
+`/healthz` (readiness) is 200 while the scheduler runs, every provider has had its first
+poll attempt and none is stale beyond 3 intervals, 503 with a JSON reason otherwise.
+`/livez` (liveness) is 200 while the scheduler runs. The first-poll and staleness rules are
+tested on the real daemon (a subprocess with a slow, a failing or a hanging provider, and a
+provider added by a reload) and on the pure `assess`; a stopped scheduler on `assess` and
+on an in-process `Daemon`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -98,6 +101,86 @@ def test_healthz_turns_503_naming_a_stale_provider_and_recovers(
     sim["flaky"].status = 200
     wait_until(lambda: healthz(port)[0] == 200, 10, lambda: f"recovery: {healthz(port)}")
     assert healthz(port)[1]["status"] == "ok"
+
+
+# -- readiness: the first poll of every provider -------------------------------------------------
+
+
+def _poll_listener(port: int, seconds: float) -> list[tuple[float, int, dict[str, Any], int]]:
+    """(time, /healthz status, body, /livez status) every 0.1 s for `seconds`, from the
+    first moment the listener answers."""
+    seen: list[tuple[float, int, dict[str, Any], int]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            status, body = healthz(port)
+            live, _, _ = get(f"http://127.0.0.1:{port}/livez")
+        except OSError:  # not listening yet
+            time.sleep(0.05)
+            continue
+        seen.append((time.monotonic(), status, body, live))
+        if status == 200:
+            break
+        time.sleep(0.1)
+    return seen
+
+
+@pytest.mark.e2e
+def test_healthz_is_not_ready_until_every_provider_had_its_first_poll(
+    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+) -> None:
+    sim.account("fast", "browser7", 100)
+    sim.account("down", "lobstr", 8000).status = 500  # a failed first poll counts as one
+    sim.account("slow", "decaptcha", 50).delay = 4
+    port = free_port()
+    config = write_config(
+        tmp_path / "config.yaml",
+        {
+            "fast": sim.provider("fast", warning=20, critical=5),
+            "down": sim.provider("down", warning="20%", critical=500),
+            "slow": sim.provider("slow", warning=20, critical=5, timeout="10s", interval="30s"),
+        },
+        {"hook": webhook.apprise_url},
+        {"interval": "30s"},
+        http={"listen": f"127.0.0.1:{port}"},
+    )
+    daemon = spawn(config)
+    seen = _poll_listener(port, 20)
+    assert seen and seen[-1][1] == 200, f"never ready: {seen[-3:]}\n{daemon.tail()}"
+    ready_at = seen[-1][0]
+    waiting = [body for _, status, body, _ in seen if status == 503]
+    # before: 200 from the first answer, with no balance known yet
+    assert waiting, "ready before any poll"
+    assert all(body["status"] == "starting" for body in waiting), waiting
+    assert waiting[-1]["waiting_providers"] == ["slow"]
+    assert waiting[-1]["reason"] == "waiting for the first poll of 1 provider(s): slow"
+    assert all(live == 200 for _, _, _, live in seen)  # alive all along
+    # ready only once the slow provider answered (~4 s), and no later than shortly after
+    assert daemon.polls("slow"), daemon.tail()
+    assert daemon.events("poll_failed", provider="down")
+    assert ready_at - seen[0][0] > 2, seen
+    assert healthz(port)[1]["status"] == "ok"
+
+    # a provider added by a reload is waited for in the same way
+    sim.account("late", "browser7", 100).delay = 3
+    write_config(
+        tmp_path / "config.yaml",
+        {
+            "fast": sim.provider("fast", warning=20, critical=5),
+            "down": sim.provider("down", warning="20%", critical=500),
+            "slow": sim.provider("slow", warning=20, critical=5, timeout="10s", interval="30s"),
+            "late": sim.provider("late", warning=20, critical=5, timeout="10s"),
+        },
+        {"hook": webhook.apprise_url},
+        {"interval": "30s"},
+        http={"listen": f"127.0.0.1:{port}"},
+    )
+    daemon.send_signal(signal.SIGHUP)
+    daemon.wait_for("reloaded")
+    status, body = healthz(port)
+    assert status == 503 and body["waiting_providers"] == ["late"], body
+    wait_until(lambda: healthz(port)[0] == 200, 15, lambda: f"ready again: {healthz(port)}")
+    assert daemon.polls("late"), daemon.tail()
 
 
 # -- /metrics on the running daemon -------------------------------------------------------------
@@ -233,7 +316,12 @@ def test_assess_stopped_scheduler_is_unhealthy_whatever_the_providers() -> None:
 def test_assess_running_and_fresh_is_ok() -> None:
     verdict = assess(True, {"a": MINUTE, "b": MINUTE}, {"a": NOW, "b": NOW - MINUTE}, {}, NOW)
     assert verdict.ok
-    assert verdict.body() == {"status": "ok", "reason": verdict.reason, "stale_providers": []}
+    assert verdict.body() == {
+        "status": "ok",
+        "reason": verdict.reason,
+        "stale_providers": [],
+        "waiting_providers": [],
+    }
 
 
 @pytest.mark.parametrize(
@@ -270,6 +358,36 @@ def test_assess_shortens_a_long_list_of_stale_providers() -> None:
     assert len(verdict.stale) == 25
     assert "and 15 more" in verdict.reason
     assert len(verdict.body()["stale_providers"]) == 25  # type: ignore[arg-type]
+
+
+def test_assess_waits_for_the_first_poll_of_each_provider() -> None:
+    intervals = {"a": MINUTE, "b": MINUTE, "c": MINUTE}
+    verdict = assess(True, intervals, {"a": NOW}, dict.fromkeys(intervals, NOW), NOW, ["c", "b"])
+    assert not verdict.ok and verdict.live
+    assert verdict.waiting == ("b", "c")
+    assert verdict.reason == "waiting for the first poll of 2 provider(s): b, c"
+    assert verdict.body()["status"] == "starting"
+    assert verdict.body()["waiting_providers"] == ["b", "c"]
+    assert verdict.liveness() == {"status": "alive", "reason": "scheduler running"}
+
+
+def test_assess_ignores_waiting_names_no_longer_configured() -> None:
+    verdict = assess(True, {"a": MINUTE}, {"a": NOW}, {"a": NOW}, NOW, ["gone"])
+    assert verdict.ok and verdict.waiting == ()
+
+
+def test_assess_stale_outranks_waiting() -> None:
+    """A provider whose first poll has not ended after 3 intervals is stale: unhealthy."""
+    intervals = {"a": MINUTE, "b": MINUTE}
+    watched = {"a": NOW - 4 * MINUTE, "b": NOW}
+    verdict = assess(True, intervals, {}, watched, NOW, ["a", "b"])
+    assert verdict.stale == ("a",) and verdict.body()["status"] == "unhealthy"
+
+
+def test_assess_stopped_scheduler_is_not_live() -> None:
+    verdict = assess(False, {"a": MINUTE}, {}, {}, NOW, ["a"])
+    assert not verdict.live
+    assert verdict.liveness() == {"status": "stopped", "reason": "scheduler is not running"}
 
 
 # -- Daemon.health() with a stopped scheduler, in process ---------------------------------------
@@ -342,11 +460,16 @@ async def test_daemon_health_follows_the_scheduler(
                 "status": "unhealthy",
                 "reason": "scheduler is not running",
                 "stale_providers": [],
+                "waiting_providers": [],
             }
+            response = await client.get("/livez")
+            assert response.status_code == 503
+            assert response.json()["status"] == "stopped"
 
             daemon.scheduler.resume()
             assert daemon.health().ok
             assert (await client.get("/healthz")).status_code == 200
+            assert (await client.get("/livez")).status_code == 200
 
         daemon.stopping.set()  # what SIGTERM does: unhealthy from that moment on
         assert daemon.health().reason == "scheduler is not running"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -275,8 +276,12 @@ class DaemonProcess:
         extra_args: Iterable[str] = (),
         poll_timeout: float = 15,
         stop_timeout: float = 15,
+        nofile: int | None = None,
     ) -> None:
+        """`nofile` lowers RLIMIT_NOFILE (soft and hard) for the daemon, as systemd's default
+        of 1,024 does for a service whose unit sets no LimitNOFILE=."""
         self.config = config
+        self.nofile = nofile
         self.extra_args = list(extra_args)
         workdir = config.parent if workdir is None else workdir
         self.stdout_path = workdir / f"{name}.stdout"
@@ -296,8 +301,13 @@ class DaemonProcess:
                 stderr=err,
                 env=env,
                 cwd=self.config.parent,
+                preexec_fn=None if self.nofile is None else self._lower_nofile,
             )
         return self
+
+    def _lower_nofile(self) -> None:
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     # output ------------------------------------------------------------------------------------
     @property
