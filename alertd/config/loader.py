@@ -14,7 +14,6 @@ Warnings are for a config that is valid but alerts nobody (no notifier, no thres
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from pydantic_settings import SettingsError
 
 from alertd.config.interpolate import interpolate
 from alertd.config.model import (
-    PROVIDER_TYPES,
     AlertdConfig,
     NotifierConfig,
     ProviderConfig,
@@ -43,7 +41,7 @@ MAX_CONFIG_BYTES = 1 << 20  # a thousand providers take about 150 KiB
 MAX_SECRET_BYTES = 64 << 10
 ENV_PREFIX = "ALERTD_"
 # Fields whose bad value is shown in an error: never a secret, never a URL.
-_SHOWN_LITERALS = {"type": PROVIDER_TYPES, "min_severity": ("warning", "critical")}
+_SHOWN_LITERALS = {"min_severity": ("warning", "critical")}
 
 
 @dataclass(frozen=True)
@@ -261,8 +259,7 @@ def _inherited_from_defaults(
 def _message(kind: str, msg: str, loc: tuple[int | str, ...], shown: str | None = None) -> str:
     if kind == "literal_error" and shown is not None:
         field = str(loc[-1])
-        what = "a provider type" if field == "type" else f"a valid {field}"
-        return f"'{shown}' is not {what}; known: {', '.join(_SHOWN_LITERALS[field])}"
+        return f"'{shown}' is not a valid {field}; known: {', '.join(_SHOWN_LITERALS[field])}"
     if kind in ("model_type", "dict_type") and len(loc) == 2 and loc[0] != "http":
         return (
             "should be a mapping of keys, not a single value (check the indentation: its keys"
@@ -374,15 +371,7 @@ def _header_problem(name: str, value: str) -> str | None:
 def _check_notifier(notifier: NotifierConfig) -> list[str]:
     from alertd.notify.urls import invalid_urls  # Apprise is heavy: imported only when needed
 
-    # Apprise logs why it refuses a URL, quoting tokens in full ("An invalid Slack (third)
-    # Token (...) was specified"): silence it here, each refused URL gets its own line below.
-    apprise_log = logging.getLogger("apprise")
-    level = apprise_log.level
-    apprise_log.setLevel(logging.CRITICAL + 1)
-    try:
-        invalid = invalid_urls(notifier.urls)
-    finally:
-        apprise_log.setLevel(level)
+    invalid = invalid_urls(notifier.urls)
     return [
         f"urls[{index}]: not a valid Apprise URL (scheme '{scheme}')" for index, scheme in invalid
     ]

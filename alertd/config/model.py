@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -34,11 +35,24 @@ from alertd.config.types import (
 )
 from alertd.core.model import Severity
 from alertd.core.rules import Threshold
+from alertd.text import printable
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-ProviderTypeName = Literal["browser7", "youcom", "lobstr", "srtgen", "decaptcha", "http_json"]
-PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderTypeName)
+
+
+def _known_type(value: str) -> str:
+    """A type of the provider registry: a new type is a file and a registry line, and the
+    config accepts it with no change here."""
+    from alertd.providers import REGISTRY  # its modules import this one: looked up when used
+
+    if value not in REGISTRY:
+        shown = printable(value, 60)
+        raise ValueError(f"'{shown}' is not a provider type; known: {', '.join(REGISTRY)}")
+    return value
+
+
+ProviderTypeName = Annotated[str, AfterValidator(_known_type)]
 
 
 class _Strict(BaseModel):
