@@ -22,7 +22,13 @@ import pytest
 
 from alertd.config.model import NotifierConfig
 from alertd.core.render import Message
-from alertd.notify.dispatch import READ_TIMEOUT_S, Dispatcher, Outcome, RetryPolicy
+from alertd.notify.dispatch import (
+    READ_TIMEOUT_S,
+    Dispatcher,
+    Outcome,
+    RetryPolicy,
+    apprise_target,
+)
 
 MESSAGE = Message(
     title="[CRITICAL] browser7-prod: balance $4.50 (450 renders) fell below critical threshold",
@@ -350,13 +356,10 @@ async def test_a_hung_url_is_abandoned_at_its_deadline_and_delays_no_other(
 def test_the_read_timeout_is_raised_unless_the_url_sets_its_own() -> None:
     """Apprise's 4 s read timeout counted a webhook answering in 5 s as failed: it got the
     same alert again and again."""
-    sender = Dispatcher(
-        {
-            "a": NotifierConfig(urls=["json://127.0.0.1:9/a"]),
-            "b": NotifierConfig(urls=["json://127.0.0.1:9/b?rto=2.5"]),
-        }
-    )
-    timeouts = {name: [p.socket_read_timeout for p in sender._targets[(name, 0)]] for name in "ab"}
+    urls = {"a": "json://127.0.0.1:9/a", "b": "json://127.0.0.1:9/b?rto=2.5"}
+    timeouts = {
+        name: [p.socket_read_timeout for p in apprise_target(url)] for name, url in urls.items()
+    }
     assert timeouts == {"a": [READ_TIMEOUT_S], "b": [2.5]}
 
 
@@ -396,7 +399,6 @@ def test_sends_through_one_url_are_spaced_at_most_a_second() -> None:
     """Apprise's default 5.5 s spacing held five simultaneous email alerts back for 22 s."""
 
     url = "mailto://user:pass@127.0.0.1:8025?from=a@example.com&to=ops@example.com&mode=insecure"
-    dispatcher = Dispatcher({"mail": NotifierConfig(urls=[url])})
-    plugins = [plugin for target in dispatcher._targets.values() for plugin in target]
+    plugins = list(apprise_target(url))
     assert [type(p).__name__ for p in plugins] == ["NotifyEmail"]
     assert plugins[0].request_rate_per_sec <= 1.0
