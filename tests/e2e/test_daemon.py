@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from support.daemon import DaemonProcess, SimulatorThread, wait_until
-from support.receivers import SmtpReceiver, WebhookReceiver
+from support.http_stub import HttpStub
+from support.smtp import SmtpReceiver
 
 from alertd.demo.simulator import TYPES
 from e2e.fleet import CREDIT_TYPES, SENTINEL, SMTP_PASSWORD, USD_TYPES, RunDaemon, api_key
@@ -48,7 +49,7 @@ def titles(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def wait_for_webhook(
-    webhook: WebhookReceiver, count: int, notify_type: str | None = None, provider: str = ""
+    webhook: HttpStub, count: int, notify_type: str | None = None, provider: str = ""
 ) -> list[dict[str, Any]]:
     def got() -> list[dict[str, Any]]:
         found = webhook.about(provider) if provider else webhook.messages
@@ -78,7 +79,7 @@ def assert_no_secret(text: str, where: str) -> None:
 
 
 def test_nothing_is_sent_while_all_balances_are_healthy(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon()
     daemon.wait_for_polls(TYPES, 4)
@@ -96,7 +97,7 @@ def test_nothing_is_sent_while_all_balances_are_healthy(
 
 
 def test_warning_escalation_improvement_and_resolution_each_sent_once(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon()
     assert webhook.messages == [] and smtp.mails == []
@@ -188,7 +189,7 @@ def test_warning_escalation_improvement_and_resolution_each_sent_once(
 
 
 def test_cannot_check_is_alerted_after_failure_threshold_and_resolved(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon(defaults={"failure_threshold": 2})
 
@@ -226,7 +227,7 @@ def test_cannot_check_is_alerted_after_failure_threshold_and_resolved(
 
 
 def test_rejected_credentials_are_alerted_at_the_first_failed_poll(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon(defaults={"failure_threshold": 3})
 
@@ -249,7 +250,7 @@ def test_rejected_credentials_are_alerted_at_the_first_failed_poll(
 
 
 def test_a_hanging_provider_does_not_stall_the_others(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon(
         defaults={"timeout": "2s"}, per_provider={"decaptcha": {"failure_threshold": 2}}
@@ -295,7 +296,7 @@ def test_a_hanging_provider_does_not_stall_the_others(
 
 
 def test_webhook_down_when_alert_fires_gets_it_once_after_recovery(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon()
     webhook.go_down()
@@ -330,7 +331,7 @@ def test_webhook_down_when_alert_fires_gets_it_once_after_recovery(
 
 
 def test_secrets_appear_in_no_output_and_no_notification(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     # Debug logging is where libraries print credentials; failures are where code echoes them.
     daemon = run_daemon(defaults={"failure_threshold": 1}, extra_args=("--log-level", "debug"))

@@ -29,7 +29,7 @@ from support.daemon import (
     write_config,
     write_text,
 )
-from support.receivers import WebhookReceiver
+from support.http_stub import HttpStub
 
 from .config_state_support import billion_laughs, run_measured
 
@@ -282,7 +282,7 @@ def slow_invalid_config(sim: SimulatorThread, hook: dict[str, str]) -> str:
 
 
 def test_a_sighup_during_a_reload_is_applied_after_it(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: StartDaemon
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: StartDaemon
 ) -> None:
     sim.account("wallet", "browser7", 100)
     sim.account("late", "youcom", 100)
@@ -312,7 +312,7 @@ def test_a_sighup_during_a_reload_is_applied_after_it(
 def test_a_hostile_reload_is_refused_and_sigterm_still_stops(
     tmp_path: Path,
     sim: SimulatorThread,
-    webhook: WebhookReceiver,
+    webhook: HttpStub,
     spawn: StartDaemon,
     hostile: str,
 ) -> None:
@@ -354,7 +354,7 @@ def test_a_hostile_reload_is_refused_and_sigterm_still_stops(
 
 
 def test_sigterm_ends_the_process_even_while_a_reload_is_stuck(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub
 ) -> None:
     """The old daemon, whose reload blocked opening a FIFO: SIGTERM within 9 s regardless."""
     sim.account("wallet", "browser7", 100)
@@ -414,7 +414,7 @@ CORRUPT_STATES = {
 def test_a_corrupt_state_file_is_set_aside_and_the_daemon_starts(
     tmp_path: Path,
     sim: SimulatorThread,
-    webhook: WebhookReceiver,
+    webhook: HttpStub,
     spawn: StartDaemon,
     case: str,
 ) -> None:
@@ -442,7 +442,7 @@ def test_a_corrupt_state_file_is_set_aside_and_the_daemon_starts(
 
 
 def test_a_future_sent_time_no_longer_suppresses_the_alert(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: StartDaemon
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: StartDaemon
 ) -> None:
     sim.account("wallet", "browser7", 10)  # $10: below the $20 warning
     state = tmp_path / "state.json"

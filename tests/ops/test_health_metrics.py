@@ -26,7 +26,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.daemon import DaemonProcess, SimulatorThread, free_port, wait_until, write_config
-from support.receivers import WebhookReceiver
+from support.http_stub import HttpStub
 
 from alertd.config.loader import load
 from alertd.daemon import Daemon
@@ -57,7 +57,7 @@ def healthz(port: int) -> tuple[int, dict[str, Any]]:
 @pytest.mark.e2e
 @pytest.mark.parametrize("failure", ["http-500", "hang"])
 def test_healthz_turns_503_naming_a_stale_provider_and_recovers(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn, failure: str
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn, failure: str
 ) -> None:
     sim.account("steady", "browser7", 100)
     sim.account("flaky", "lobstr", 8000)
@@ -127,7 +127,7 @@ def _poll_listener(port: int, seconds: float) -> list[tuple[float, int, dict[str
 
 @pytest.mark.e2e
 def test_healthz_is_not_ready_until_every_provider_had_its_first_poll(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     sim.account("fast", "browser7", 100)
     sim.account("down", "lobstr", 8000).status = 500  # a failed first poll counts as one
@@ -216,7 +216,7 @@ def _has(families: dict[str, dict[str, Any]], family: str, **labels: str) -> boo
 
 @pytest.mark.e2e
 def test_metrics_expose_balances_severities_counters_and_histograms(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     sim.account("wallet", "browser7", "15.25")
     sim.account("credits", "lobstr", 8000)
@@ -393,7 +393,7 @@ def test_assess_stopped_scheduler_is_not_live() -> None:
 # -- Daemon.health() with a stopped scheduler, in process ---------------------------------------
 
 
-def _inprocess_config(tmp_path: Path, sim: Simulator, webhook: WebhookReceiver, port: int) -> Path:
+def _inprocess_config(tmp_path: Path, sim: Simulator, webhook: HttpStub, port: int) -> Path:
     return write_config(
         tmp_path / "config.yaml",
         {
@@ -410,17 +410,13 @@ def _inprocess_config(tmp_path: Path, sim: Simulator, webhook: WebhookReceiver, 
     )
 
 
-def test_daemon_health_before_it_runs_is_unhealthy(
-    tmp_path: Path, webhook: WebhookReceiver
-) -> None:
+def test_daemon_health_before_it_runs_is_unhealthy(tmp_path: Path, webhook: HttpStub) -> None:
     daemon = Daemon(load(_inprocess_config(tmp_path, Simulator(), webhook, free_port())))
     verdict = daemon.health()
     assert not verdict.ok and verdict.reason == "scheduler is not running"
 
 
-async def test_daemon_health_follows_the_scheduler(
-    tmp_path: Path, webhook: WebhookReceiver
-) -> None:
+async def test_daemon_health_follows_the_scheduler(tmp_path: Path, webhook: HttpStub) -> None:
     sim = Simulator([Account("wallet", "browser7", "key-wallet", Decimal(100))])
     await sim.start()
     port = free_port()

@@ -20,7 +20,7 @@ from support.daemon import (
     write_config,
     write_text,
 )
-from support.receivers import WebhookReceiver
+from support.http_stub import HttpStub
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +37,12 @@ def reload(daemon: DaemonProcess, event: str = "reloaded") -> dict[str, Any]:
     return answer
 
 
-def titles(webhook: WebhookReceiver, provider: str) -> list[str]:
+def titles(webhook: HttpStub, provider: str) -> list[str]:
     return [m["title"] for m in webhook.about(provider)]
 
 
 def test_reload_applies_changed_providers_and_keeps_the_state_of_the_same_accounts(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     sim.account("tightened", "browser7", 15)  # ok at warning $10; warning at $20
     sim.account("steady", "youcom", 15)  # warning before and after, config unchanged
@@ -97,7 +97,7 @@ def test_reload_applies_changed_providers_and_keeps_the_state_of_the_same_accoun
 
 
 def test_reload_polls_an_added_provider_and_stops_polling_a_removed_one(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     sim.account("keeper", "browser7", 100)
     sim.account("leaver", "youcom", 100)
@@ -138,7 +138,7 @@ def test_reload_polls_an_added_provider_and_stops_polling_a_removed_one(
 
 
 def test_reload_removing_a_provider_with_a_poll_in_flight_is_clean(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     sim.account("keeper", "browser7", 100)
     sim.account("slow", "youcom", 100).hang = True  # its poll is in flight until the timeout
@@ -165,7 +165,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("kind", list(BROKEN))
 def test_reload_refuses_an_invalid_config_and_keeps_running_the_old_one(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn, kind: str
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn, kind: str
 ) -> None:
     sim.account("wallet", "browser7", 100)
     path = tmp_path / "config.yaml"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from support.daemon import DaemonProcess, SimulatorThread, wait_until, write_config
-from support.receivers import WebhookReceiver
+from support.http_stub import HttpStub
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ Spawn = Callable[[Path], DaemonProcess]
 def _config(
     tmp_path: Path,
     sim: SimulatorThread,
-    webhook: WebhookReceiver,
+    webhook: HttpStub,
     state_file: Path,
     **defaults: Any,
 ) -> Path:
@@ -49,12 +49,12 @@ def _delivered(state_file: Path, provider: str = "wallet", check: str = "balance
     return data["providers"].get(provider, {}).get(check, {}).get("sent")
 
 
-def _titles(webhook: WebhookReceiver) -> list[str]:
+def _titles(webhook: HttpStub) -> list[str]:
     return [m["title"] for m in webhook.about("wallet")]
 
 
 def test_sigkill_after_an_alert_then_restart_does_not_repeat_it(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     state = tmp_path / "state.json"
     config = _config(tmp_path, sim, webhook, state)
@@ -84,7 +84,7 @@ def test_sigkill_after_an_alert_then_restart_does_not_repeat_it(
 
 
 def test_sigkill_with_a_reminder_due_still_reminds_once_after_restart(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     repeat = 4.0
     state = tmp_path / "state.json"
@@ -117,7 +117,7 @@ def test_sigkill_with_a_reminder_due_still_reminds_once_after_restart(
 
 
 def test_corrupt_state_file_is_set_aside_and_alerts_still_work(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     state = tmp_path / "state.json"
     garbage = b'\x00\x9c\xff{"version": 1, "providers": \xde\xad\xbe\xef'
@@ -143,7 +143,7 @@ def test_corrupt_state_file_is_set_aside_and_alerts_still_work(
 
 @pytest.mark.parametrize("where", ["missing-directory", "path-is-a-directory"])
 def test_unusable_state_file_location_is_logged_and_the_daemon_keeps_running(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn, where: str
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn, where: str
 ) -> None:
     if where == "missing-directory":
         state = tmp_path / "no-such-dir" / "state.json"
