@@ -249,7 +249,8 @@ async def test_a_reload_keeping_the_account_keeps_state_and_deliveries(clock: Cl
 
     engine.reconfigure(settings({"acct": {"warning": "25"}}), dispatcher)
     assert engine.watches["acct"] is watch
-    assert watch.rules.levels.warning is not None and watch.rules.levels.warning.value == 25
+    assert watch.rules.levels.warning is not None
+    assert watch.rules.levels.warning.value == 25
     await polls(engine, "acct", ["19"], clock)
     assert len(dispatcher.waiting) == 1  # still the same news, still being delivered
 

@@ -40,7 +40,8 @@ def test_documented_balances_parse(provider_type: str) -> None:
     assert bodies
     for path in bodies:
         reading = adapter(provider_type).parse(decode_json(path.read_bytes()), T0)
-        assert reading.unit and reading.checked_at == T0, path
+        assert reading.unit, path
+        assert reading.checked_at == T0, path
 
 
 def test_every_type_but_the_generic_one_is_simulated() -> None:
@@ -82,7 +83,8 @@ async def test_the_simulator_serves_each_type_as_its_adapter_expects(
             ),
         )
         poll = await wrong_key.poll(client, lambda: T0)
-        assert poll.failure is not None and poll.failure.auth
+        assert poll.failure is not None
+        assert poll.failure.auth
 
 
 def _json(account: Account) -> bytes:

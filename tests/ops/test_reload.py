@@ -75,7 +75,8 @@ def test_reload_applies_changed_providers_and_keeps_the_state_of_the_same_accoun
     write_config(path, providers(20, "3s", "moved-b"), hook)
     answer = reload(daemon)
     assert answer["changed"] == ["tightened", "retuned", "moved"]
-    assert answer["added"] == [] and answer["removed"] == []
+    assert answer["added"] == []
+    assert answer["removed"] == []
     assert answer["unchanged"] == 1
 
     wait_until(lambda: titles(webhook, "tightened"), 10, "the warning under the new threshold")
@@ -119,8 +120,10 @@ def test_reload_polls_an_added_provider_and_stops_polling_a_removed_one(
     joiner = sim.provider("joiner", warning="20%", critical=500)
     write_config(path, {"keeper": keeper, "joiner": joiner}, hook, http=http)
     answer = reload(daemon)
-    assert answer["added"] == ["joiner"] and answer["removed"] == ["leaver"]
-    assert answer["changed"] == [] and answer["unchanged"] == 1
+    assert answer["added"] == ["joiner"]
+    assert answer["removed"] == ["leaver"]
+    assert answer["changed"] == []
+    assert answer["unchanged"] == 1
 
     wait_until(lambda: titles(webhook, "joiner"), 10, "the added provider's warning")
     assert titles(webhook, "joiner")[0].startswith("[WARNING] joiner: balance 1,000 credits")
@@ -182,7 +185,8 @@ def test_reload_refuses_an_invalid_config_and_keeps_running_the_old_one(
     refused = reload(daemon, "reload_refused")
     assert refused["level"] == "error"
     problems = "\n".join(refused["problems"])
-    assert named in problems and str(path) in problems, problems
+    assert named in problems, problems
+    assert str(path) in problems, problems
     if kind == "unknown-key":
         assert "wallet" in problems
 

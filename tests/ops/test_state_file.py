@@ -127,7 +127,8 @@ def test_corrupt_state_file_is_set_aside_and_alerts_still_work(
     daemon = spawn(config)
     problem = daemon.wait_for("state_file_unusable")[0]
     assert problem["level"] == "error"
-    assert "corrupt" in problem["problem"] and str(state) in problem["problem"]
+    assert "corrupt" in problem["problem"]
+    assert str(state) in problem["problem"]
 
     aside = list(tmp_path.glob("state.json.corrupt-*"))
     assert len(aside) == 1, sorted(p.name for p in tmp_path.iterdir())
@@ -160,7 +161,8 @@ def test_unusable_state_file_location_is_logged_and_the_daemon_keeps_running(
 
     failed = daemon.wait_for("state_file_write_failed")[0]
     assert failed["level"] == "error"
-    assert failed["path"] == str(state) and failed["error"]
+    assert failed["path"] == str(state)
+    assert failed["error"]
 
     wait_until(lambda: webhook.about("wallet"), 15, "the warning without a usable state file")
     daemon.wait_for_polls(["wallet"], 2)
