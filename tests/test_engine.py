@@ -105,12 +105,14 @@ class HeldDispatcher:
 
 
 def settings(providers: Mapping[str, Mapping[str, Any]]) -> Settings:
-    config = AlertdConfig(
-        notifiers={"ops": "json://127.0.0.1:9/hook"},
-        providers={
-            name: {"type": "youcom", "api_key": "k", "interval": "1m", **body}
-            for name, body in providers.items()
-        },
+    config = AlertdConfig.model_validate(
+        {
+            "notifiers": {"ops": "json://127.0.0.1:9/hook"},
+            "providers": {
+                name: {"type": "youcom", "api_key": "k", "interval": "1m", **body}
+                for name, body in providers.items()
+            },
+        }
     )
     adapters = {
         name: ScriptedProvider(name, build(name, cfg)) for name, cfg in config.providers.items()

@@ -85,8 +85,13 @@ def test_healthz_turns_503_naming_a_stale_provider_and_recovers(
         sim["flaky"].hang = True
     else:
         sim["flaky"].status = 500
+
+    def unhealthy() -> tuple[int, dict[str, Any]] | None:
+        answer = healthz(port)
+        return answer if answer[0] == 503 else None
+
     status, body = wait_until(
-        lambda: (lambda s_b: s_b if s_b[0] == 503 else None)(healthz(port)),
+        unhealthy,
         10,
         lambda: f"/healthz 503 ({healthz(port)}):\n{daemon.tail()}",
     )
@@ -447,7 +452,10 @@ async def test_daemon_health_follows_the_scheduler(
                 raise AssertionError(f"timed out waiting for {what}")
 
             await until(
-                lambda: daemon.engine is not None and daemon.engine.watches["wallet"].state.reading,
+                lambda: (
+                    daemon.engine is not None
+                    and daemon.engine.watches["wallet"].state.reading is not None
+                ),
                 "the first poll",
             )
             assert daemon.health().ok

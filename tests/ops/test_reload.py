@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import urllib.request
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +193,7 @@ def test_reload_refuses_an_invalid_config_and_keeps_running_the_old_one(
 
     # the old config keeps running: polls go on and its threshold still alerts
     daemon.wait_for_polls(["wallet"], 2)
-    sim["wallet"].balance = 10
+    sim["wallet"].balance = Decimal(10)
     wait_until(lambda: titles(webhook, "wallet"), 10, lambda: f"the warning:\n{daemon.tail()}")
     assert titles(webhook, "wallet")[0].startswith("[WARNING] wallet: balance $10.00")
 

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def test_sigkill_after_an_alert_then_restart_does_not_repeat_it(
 
     # The restored log is live: a drop to critical is an escalation from the warning sent
     # before the crash ("fell below"), not a first alert.
-    sim["wallet"].balance = 3
+    sim["wallet"].balance = Decimal(3)
     wait_until(lambda: len(_titles(webhook)) >= 2, 10, "the critical alert")
     assert _titles(webhook)[1].startswith("[CRITICAL] wallet: balance $3.00")
     assert "fell below critical threshold" in _titles(webhook)[1]
