@@ -104,7 +104,8 @@ class Daemon:
     # -- jobs -------------------------------------------------------------------------------
     async def _job(self, name: str) -> None:
         task = asyncio.current_task()
-        assert task is not None and self.engine is not None
+        assert task is not None
+        assert self.engine is not None
         self._polls.add(task)
         try:
             await self.engine.poll_provider(name)
@@ -206,7 +207,8 @@ class Daemon:
         hangs (a file on a dead network mount) is refused and never keeps the process from
         exiting, as `asyncio.to_thread`'s executor thread would (it is joined at exit).
         """
-        assert self.engine is not None and self.scheduler is not None
+        assert self.engine is not None
+        assert self.scheduler is not None
         try:
             new = await asyncio.wait_for(
                 _in_daemon_thread(load, self.config_arg or self.settings.path),
@@ -304,7 +306,8 @@ class Daemon:
         outlast `docker stop`'s 10 s: its thread is a daemon and is left behind), messages
         waiting in a queue or a backoff are not sent (not recorded either: the next start
         decides again), polls get what is left of STOP_GRACE_SECONDS; then shut down."""
-        assert self.scheduler is not None and self.engine is not None
+        assert self.scheduler is not None
+        assert self.engine is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STOP_GRACE_SECONDS
         self.scheduler.pause()

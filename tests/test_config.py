@@ -645,7 +645,8 @@ def test_leading_zero_is_decimal_not_octal(tmp_path: Path) -> None:
 def test_listen_is_validated_at_load(tmp_path: Path, listen: str, expected: str) -> None:
     text = one_provider("type: browser7\napi_key: k") + f"http:\n  listen: '{listen}'\n"
     [line] = problems_of(tmp_path, text)
-    assert line.startswith(f"{tmp_path / 'config.yaml'}: http: listen: ") and expected in line
+    assert line.startswith(f"{tmp_path / 'config.yaml'}: http: listen: ")
+    assert expected in line
 
 
 @pytest.mark.parametrize("listen", ["9464", ":9464", "127.0.0.1:9464", "[::1]:9464", "db-1:80"])

@@ -105,12 +105,14 @@ class HeldDispatcher:
 
 
 def settings(providers: Mapping[str, Mapping[str, Any]]) -> Settings:
-    config = AlertdConfig(
-        notifiers={"ops": "json://127.0.0.1:9/hook"},
-        providers={
-            name: {"type": "youcom", "api_key": "k", "interval": "1m", **body}
-            for name, body in providers.items()
-        },
+    config = AlertdConfig.model_validate(
+        {
+            "notifiers": {"ops": "json://127.0.0.1:9/hook"},
+            "providers": {
+                name: {"type": "youcom", "api_key": "k", "interval": "1m", **body}
+                for name, body in providers.items()
+            },
+        }
     )
     adapters = {
         name: ScriptedProvider(name, build(name, cfg)) for name, cfg in config.providers.items()
@@ -249,7 +251,8 @@ async def test_a_reload_keeping_the_account_keeps_state_and_deliveries(clock: Cl
 
     engine.reconfigure(settings({"acct": {"warning": "25"}}), dispatcher)
     assert engine.watches["acct"] is watch
-    assert watch.rules.levels.warning is not None and watch.rules.levels.warning.value == 25
+    assert watch.rules.levels.warning is not None
+    assert watch.rules.levels.warning.value == 25
     await polls(engine, "acct", ["19"], clock)
     assert len(dispatcher.waiting) == 1  # still the same news, still being delivered
 

@@ -135,6 +135,7 @@ def test_browser7_documented_examples(
     assert reading.signals == ()
     # 1 cent = 1 render: the same balance shown as renders
     assert (reading.alt_unit, reading.alt_per_unit) == ("renders", Decimal(100))
+    assert reading.alt_per_unit is not None
     assert reading.amount * reading.alt_per_unit == amount * 100
 
 

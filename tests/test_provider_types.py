@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from support.core import T0
 
 from alertd.config.model import ProviderConfig
@@ -24,7 +25,9 @@ KEY = "SENTINEL-KEY-types"
 
 
 def adapter(provider_type: str, base_url: str = "http://127.0.0.1:9") -> Provider:
-    return build(provider_type, ProviderConfig(type=provider_type, api_key=KEY, base_url=base_url))
+    return build(
+        provider_type, ProviderConfig(type=provider_type, api_key=SecretStr(KEY), base_url=base_url)
+    )
 
 
 @pytest.mark.parametrize("provider_type", sorted(REGISTRY))
@@ -40,7 +43,8 @@ def test_documented_balances_parse(provider_type: str) -> None:
     assert bodies
     for path in bodies:
         reading = adapter(provider_type).parse(decode_json(path.read_bytes()), T0)
-        assert reading.unit and reading.checked_at == T0, path
+        assert reading.unit, path
+        assert reading.checked_at == T0, path
 
 
 def test_every_type_but_the_generic_one_is_simulated() -> None:
@@ -78,11 +82,14 @@ async def test_the_simulator_serves_each_type_as_its_adapter_expects(
         wrong_key = build(
             provider_type,
             ProviderConfig(
-                type=provider_type, api_key="wrong", base_url=simulator.base_url(provider_type)
+                type=provider_type,
+                api_key=SecretStr("wrong"),
+                base_url=simulator.base_url(provider_type),
             ),
         )
         poll = await wrong_key.poll(client, lambda: T0)
-        assert poll.failure is not None and poll.failure.auth
+        assert poll.failure is not None
+        assert poll.failure.auth
 
 
 def _json(account: Account) -> bytes:

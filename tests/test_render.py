@@ -63,7 +63,7 @@ def _youcom(cents: str) -> str:
 
 
 def _lobstr(consumed: int, unpaid: bool = False) -> dict[str, Any]:
-    documented = json.loads((FIXTURES / "lobstr" / "balance.json").read_text())
+    documented: dict[str, Any] = json.loads((FIXTURES / "lobstr" / "balance.json").read_text())
     changes = {"consumed": consumed, "has_unpaid_bill": unpaid}
     return documented | changes | {"reset_time": "2026-04-01T00:00:00Z"}
 
@@ -96,7 +96,7 @@ def _decaptcha(text: str) -> dict[str, Any]:
 
 
 PROVIDERS: dict[str, tuple[str, dict[str, Any], Callable[..., Any]]] = {
-    # type: (provider name, thresholds, body builder)
+    # provider type -> (provider name, thresholds, body builder)
     "browser7": ("browser7-prod", {"warning": "20", "critical": "5"}, _browser7),
     "youcom": ("youcom-search", {"warning": "100", "critical": "10"}, _youcom),
     "lobstr": ("lobstr", {"warning": "20%", "critical": "500"}, _lobstr),
@@ -176,8 +176,9 @@ BEFORE = {
 def balance_scenario(ptype: str, name: str) -> Notification:
     body = PROVIDERS[ptype][2]
     history: History = []
-    if BEFORE[name] is not None:
-        earlier, before = BEFORE[name]
+    step_before = BEFORE[name]
+    if step_before is not None:
+        earlier, before = step_before
         history.append((before, body(AMOUNTS[ptype][earlier])))
     history.append((timedelta(0), body(AMOUNTS[ptype][name])))
     built = notified(ptype, BALANCE, history)

@@ -225,7 +225,8 @@ def test_failed_poll_keeps_balance_state_and_tells_only_of_fetch() -> None:
         result = poll(state, UNAVAILABLE, cfg, at(hour))
         state = result.state
         assert state.checks[BALANCE] == balance_before  # not resolved, not touched by silence
-        assert state.reading is not None and state.reading.checked_at == at()
+        assert state.reading is not None
+        assert state.reading.checked_at == at()
         if hour < 3:
             assert result.notifications == ()
 

@@ -48,7 +48,7 @@ def config(notifiers: dict[str, Any], notify: list[str] | None) -> AlertdConfig:
     provider: dict[str, Any] = {"type": "youcom", "api_key": "k"}
     if notify is not None:
         provider["notify"] = notify
-    return AlertdConfig(notifiers=notifiers, providers={"acct": provider})
+    return AlertdConfig.model_validate({"notifiers": notifiers, "providers": {"acct": provider}})
 
 
 NOTIFIERS: dict[str, Any] = {

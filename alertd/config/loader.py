@@ -316,8 +316,10 @@ def _check_provider(
         if problem:
             problems.append(f"headers.{printable(header, 60)}: {problem}")
     problems.extend(build(name, cfg).config_problems())
-    for notifier in _unknown(cfg.notify or (), notifiers):
-        problems.append(f"notify: unknown notifier '{notifier}'")
+    problems.extend(
+        f"notify: unknown notifier '{notifier}'"
+        for notifier in _unknown(cfg.notify or (), notifiers)
+    )
     return cfg, problems
 
 

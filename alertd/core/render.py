@@ -13,7 +13,7 @@ from datetime import datetime
 
 from alertd.core.evaluate import BALANCE, FETCH
 from alertd.core.format import format_money
-from alertd.core.model import Severity
+from alertd.core.model import Reading, Severity
 from alertd.core.state import Reason
 from alertd.core.step import Notification
 
@@ -79,37 +79,58 @@ def render(alert: Notification) -> Message:
         f"Severity: {alert.severity.label} (was {alert.previous.label})",
         f"Reason: {alert.reason.value}",
     ]
-    reading = alert.reading
     if alert.check == FETCH:
-        label = "Detail" if alert.reason is Reason.RESOLVED else "Problem"
-        lines.append(f"{label}: {alert.detail}")
-        if alert.failures and alert.reason is not Reason.RESOLVED:
-            lines.append(f"Consecutive failed polls: {alert.failures}")
-        if reading is not None:
-            prefix = "Balance" if alert.reason is Reason.RESOLVED else "Last known balance"
-            lines.append(f"{prefix}: {format_money(reading.money())}")
-    elif reading is not None:
-        lines.append(f"Balance: {format_money(reading.money())}")
-        if alert.check == BALANCE and alert.threshold is not None:
-            lines.append(f"Threshold: {format_money(reading.money(alert.threshold))}")
-        if alert.check != BALANCE or alert.reason is Reason.RESOLVED or _recovering(alert):
-            lines.append(f"Detail: {alert.detail}")
-        if reading.capacity is not None:
-            lines.append(f"Capacity: {format_money(reading.money(reading.capacity))}")
-        if reading.breakdown:
-            parts = [
-                f"{k.replace('_', ' ')} {format_money(reading.money(v))}"
-                for k, v in reading.breakdown.items()
-            ]
-            lines.append("Breakdown: " + ", ".join(parts))
-        for key, value in reading.info.items():
-            lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
-    if alert.since is not None and alert.reason is not Reason.RESOLVED:
-        lines.append(f"Since: {_when(alert.since)}")
-    checked = reading.checked_at if reading is not None and alert.check != FETCH else alert.now
-    lines.append(f"Checked at: {_when(checked)}")
+        lines.extend(_fetch_lines(alert))
+    elif alert.reading is not None:
+        lines.extend(_reading_lines(alert, alert.reading))
+    lines.extend(_timing_lines(alert))
     notify_type = NOTIFY_TYPES[Severity.OK if alert.reason is Reason.RESOLVED else alert.severity]
     return Message(title, "\n".join(lines), notify_type)
+
+
+def _fetch_lines(alert: Notification) -> list[str]:
+    """The body of a fetch alert: the problem (or what resolved it) and the last balance."""
+    resolved = alert.reason is Reason.RESOLVED
+    lines = [f"{'Detail' if resolved else 'Problem'}: {alert.detail}"]
+    if alert.failures and not resolved:
+        lines.append(f"Consecutive failed polls: {alert.failures}")
+    if alert.reading is not None:
+        prefix = "Balance" if resolved else "Last known balance"
+        lines.append(f"{prefix}: {format_money(alert.reading.money())}")
+    return lines
+
+
+def _reading_lines(alert: Notification, reading: Reading) -> list[str]:
+    """The body of any other alert with a reading: balance, threshold, detail, capacity,
+    breakdown and the provider's extra information."""
+    lines = [f"Balance: {format_money(reading.money())}"]
+    if alert.check == BALANCE and alert.threshold is not None:
+        lines.append(f"Threshold: {format_money(reading.money(alert.threshold))}")
+    if alert.check != BALANCE or alert.reason is Reason.RESOLVED or _recovering(alert):
+        lines.append(f"Detail: {alert.detail}")
+    if reading.capacity is not None:
+        lines.append(f"Capacity: {format_money(reading.money(reading.capacity))}")
+    if reading.breakdown:
+        parts = [
+            f"{k.replace('_', ' ')} {format_money(reading.money(v))}"
+            for k, v in reading.breakdown.items()
+        ]
+        lines.append("Breakdown: " + ", ".join(parts))
+    lines.extend(
+        f"{key.replace('_', ' ').capitalize()}: {value}" for key, value in reading.info.items()
+    )
+    return lines
+
+
+def _timing_lines(alert: Notification) -> list[str]:
+    """Since when the condition holds (unless it ended) and when it was checked."""
+    lines = []
+    if alert.since is not None and alert.reason is not Reason.RESOLVED:
+        lines.append(f"Since: {_when(alert.since)}")
+    reading = alert.reading
+    checked = reading.checked_at if reading is not None and alert.check != FETCH else alert.now
+    lines.append(f"Checked at: {_when(checked)}")
+    return lines
 
 
 def probe_message(notifier: str, now: datetime) -> Message:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import SecretStr
 from support.daemon import DaemonProcess, SimulatorThread
 
 from alertd.config.model import ProviderConfig
@@ -28,7 +29,7 @@ SENTINEL = "SENTINEL-"
 def _unit(kind: str) -> str:
     """The unit a type's adapter reports, read from its simulated body."""
     body = json.dumps(Account("x", kind, "k", Decimal(1)).payload()).encode()
-    config = ProviderConfig(type=kind, api_key="k", base_url="http://127.0.0.1:9")
+    config = ProviderConfig(type=kind, api_key=SecretStr("k"), base_url="http://127.0.0.1:9")
     return REGISTRY[kind]("x", config).parse(decode_json(body), datetime.now(UTC)).unit
 
 

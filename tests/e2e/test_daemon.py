@@ -84,8 +84,10 @@ def test_nothing_is_sent_while_all_balances_are_healthy(
     daemon = run_daemon()
     daemon.wait_for_polls(TYPES, 4)
 
-    assert webhook.messages == [] and webhook.rejected == []
-    assert smtp.mails == [] and smtp.logins == []
+    assert webhook.messages == []
+    assert webhook.rejected == []
+    assert smtp.mails == []
+    assert smtp.logins == []
     assert daemon.events(("notification_sent", "notification_failed")) == []
     polls = daemon.events("poll")
     assert {p["provider"] for p in polls} == set(TYPES)
@@ -100,7 +102,8 @@ def test_warning_escalation_improvement_and_resolution_each_sent_once(
     run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon()
-    assert webhook.messages == [] and smtp.mails == []
+    assert webhook.messages == []
+    assert smtp.mails == []
 
     # Warning: every provider crosses its warning line.
     set_balances(sim, WARNING_BALANCE)
@@ -115,7 +118,8 @@ def test_warning_escalation_improvement_and_resolution_each_sent_once(
         assert "warning threshold" in hooks[0]["title"]
         assert mails[0].subject == hooks[0]["title"]
         assert mails[0].rcpt_tos == ("ops@example.com",)
-    assert len(webhook.messages) == len(TYPES) and len(smtp.mails) == len(TYPES)
+    assert len(webhook.messages) == len(TYPES)
+    assert len(smtp.mails) == len(TYPES)
 
     # What a user reads: the balance in its unit, the threshold, the breakdown.
     browser7 = webhook.about("browser7")[0]
@@ -180,7 +184,8 @@ def test_warning_escalation_improvement_and_resolution_each_sent_once(
         "[RESOLVED] browser7: balance $50.00 (5,000 renders) back above threshold"
     )
     assert "Severity: ok (was warning)" in resolved["message"]
-    assert len(webhook.messages) == 4 * len(TYPES) and len(smtp.mails) == 4 * len(TYPES)
+    assert len(webhook.messages) == 4 * len(TYPES)
+    assert len(smtp.mails) == 4 * len(TYPES)
     assert webhook.rejected == []
     assert len(daemon.events("notification_sent")) == 2 * 4 * len(TYPES)
 
@@ -196,7 +201,8 @@ def test_cannot_check_is_alerted_after_failure_threshold_and_resolved(
     sim.control("lobstr", status=500)
     daemon.wait_for("poll_failed", provider="lobstr", failures=1)
     # One failure is below the threshold: nothing yet (the next poll is a second away).
-    assert webhook.about("lobstr") == [] and smtp.about("lobstr") == []
+    assert webhook.about("lobstr") == []
+    assert smtp.about("lobstr") == []
 
     [alert] = wait_for_webhook(webhook, 1, "warning", provider="lobstr")
     assert alert["title"] == (
@@ -212,7 +218,8 @@ def test_cannot_check_is_alerted_after_failure_threshold_and_resolved(
     assert [e.get("failures") for e in log[:first_sent]] == [1, 2], log
 
     daemon.wait_for_polls(["lobstr"], 4)
-    assert len(webhook.about("lobstr")) == 1 and len(smtp.about("lobstr")) == 1
+    assert len(webhook.about("lobstr")) == 1
+    assert len(smtp.about("lobstr")) == 1
     # A failed check is not a resolution of the balance: no balance alert either way.
     assert daemon.events("notification_sent", provider="lobstr", check="balance") == []
 
@@ -240,10 +247,12 @@ def test_rejected_credentials_are_alerted_at_the_first_failed_poll(
     assert "Consecutive failed polls: 1" in alert["message"]
     wait_until(lambda: len(smtp.about("youcom")) == 1, DELIVERY_TIMEOUT, "the 401 mail")
     first = daemon.events("poll_failed", provider="youcom")[0]
-    assert first["failures"] == 1 and "401" in first["error"]
+    assert first["failures"] == 1
+    assert "401" in first["error"]
 
     daemon.wait_for_polls(["youcom"], 3)
-    assert len(webhook.about("youcom")) == 1 and len(smtp.about("youcom")) == 1
+    assert len(webhook.about("youcom")) == 1
+    assert len(smtp.about("youcom")) == 1
 
 
 # -- 6. a hanging provider ----------------------------------------------------------------------
@@ -283,7 +292,8 @@ def test_a_hanging_provider_does_not_stall_the_others(
     assert "timed out after 2s" in cannot["message"]
     wait_until(lambda: len(smtp.about("decaptcha")) == 1, DELIVERY_TIMEOUT, "the timeout mail")
     assert sim.accounts["decaptcha"].hang  # still hanging: nothing was resolved by silence
-    assert len(webhook.messages) == 2 and len(smtp.mails) == 2
+    assert len(webhook.messages) == 2
+    assert len(smtp.mails) == 2
 
     # A stop while decaptcha hangs: a hung poll is bounded by its timeout, so the stop is clean.
     daemon.wait_for_polls(["browser7"], 1)

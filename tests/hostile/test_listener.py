@@ -317,7 +317,8 @@ def test_methods_other_than_get_are_405(listener: tuple[DaemonProcess, int], met
 def test_head_answers_without_a_body(listener: tuple[DaemonProcess, int]) -> None:
     _, port = listener
     status, headers, body = get(port, "/healthz", method="HEAD")
-    assert status == 200 and body == b""
+    assert status == 200
+    assert body == b""
     assert int(headers["content-length"]) > 0
 
 

@@ -197,7 +197,9 @@ def test_no_piece_of_a_notifier_url_is_printed_or_logged(
 
     assert validate.code == 0, validate.output
     assert test.code == 1, test.output  # `bad` answers 500
-    assert ok.messages and bad.rejected  # the URLs did reach the receivers, tokens and all
+    # the URLs did reach the receivers, tokens and all
+    assert ok.messages
+    assert bad.rejected
     # The tokens were really in play: the receiver saw them in the request.
     assert ok.messages[0]["_path"] == f"/ok/{TOKENS['path']}?apikey={TOKENS['query']}"
     outputs = {
@@ -214,7 +216,8 @@ def test_no_piece_of_a_notifier_url_is_printed_or_logged(
     assert not leaks, f"secrets printed: {sorted(leaks)}"
     assert "urllib3" not in daemon.stderr  # its request lines carry path and query tokens
     shown = [line for line in validate.stdout.splitlines() if "notifier ok:" in line]
-    assert len(shown) == 1 and f"json://127.0.0.1:{ok.port} [" in shown[0], validate.stdout
+    assert len(shown) == 1, validate.stdout
+    assert f"json://127.0.0.1:{ok.port} [" in shown[0], validate.stdout
     assert f"ok: delivered (json://127.0.0.1:{ok.port} [" in test.stdout, test.stdout
 
 

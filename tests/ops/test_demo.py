@@ -110,7 +110,8 @@ def test_demo_shows_every_kind_of_notification(demos: Demos) -> None:
     assert any("cannot check" in t for t in titles), run.explain()
     assert any(t.startswith("[RESOLVED]") for t in titles), run.explain()
     # each block carries its body: the balance and when it was checked
-    assert "Balance: $" in run.stdout and "Checked at: " in run.stdout, run.explain()
+    assert "Balance: $" in run.stdout, run.explain()
+    assert "Checked at: " in run.stdout, run.explain()
 
 
 def test_demo_sends_the_same_notifications_to_the_webhook(demos: Demos) -> None:

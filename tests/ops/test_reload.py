@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import urllib.request
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,8 @@ def test_reload_applies_changed_providers_and_keeps_the_state_of_the_same_accoun
     write_config(path, providers(20, "3s", "moved-b"), hook)
     answer = reload(daemon)
     assert answer["changed"] == ["tightened", "retuned", "moved"]
-    assert answer["added"] == [] and answer["removed"] == []
+    assert answer["added"] == []
+    assert answer["removed"] == []
     assert answer["unchanged"] == 1
 
     wait_until(lambda: titles(webhook, "tightened"), 10, "the warning under the new threshold")
@@ -119,8 +121,10 @@ def test_reload_polls_an_added_provider_and_stops_polling_a_removed_one(
     joiner = sim.provider("joiner", warning="20%", critical=500)
     write_config(path, {"keeper": keeper, "joiner": joiner}, hook, http=http)
     answer = reload(daemon)
-    assert answer["added"] == ["joiner"] and answer["removed"] == ["leaver"]
-    assert answer["changed"] == [] and answer["unchanged"] == 1
+    assert answer["added"] == ["joiner"]
+    assert answer["removed"] == ["leaver"]
+    assert answer["changed"] == []
+    assert answer["unchanged"] == 1
 
     wait_until(lambda: titles(webhook, "joiner"), 10, "the added provider's warning")
     assert titles(webhook, "joiner")[0].startswith("[WARNING] joiner: balance 1,000 credits")
@@ -182,13 +186,14 @@ def test_reload_refuses_an_invalid_config_and_keeps_running_the_old_one(
     refused = reload(daemon, "reload_refused")
     assert refused["level"] == "error"
     problems = "\n".join(refused["problems"])
-    assert named in problems and str(path) in problems, problems
+    assert named in problems, problems
+    assert str(path) in problems, problems
     if kind == "unknown-key":
         assert "wallet" in problems
 
     # the old config keeps running: polls go on and its threshold still alerts
     daemon.wait_for_polls(["wallet"], 2)
-    sim["wallet"].balance = 10
+    sim["wallet"].balance = Decimal(10)
     wait_until(lambda: titles(webhook, "wallet"), 10, lambda: f"the warning:\n{daemon.tail()}")
     assert titles(webhook, "wallet")[0].startswith("[WARNING] wallet: balance $10.00")
 

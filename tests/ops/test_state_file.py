@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def test_sigkill_after_an_alert_then_restart_does_not_repeat_it(
 
     # The restored log is live: a drop to critical is an escalation from the warning sent
     # before the crash ("fell below"), not a first alert.
-    sim["wallet"].balance = 3
+    sim["wallet"].balance = Decimal(3)
     wait_until(lambda: len(_titles(webhook)) >= 2, 10, "the critical alert")
     assert _titles(webhook)[1].startswith("[CRITICAL] wallet: balance $3.00")
     assert "fell below critical threshold" in _titles(webhook)[1]
@@ -127,7 +128,8 @@ def test_corrupt_state_file_is_set_aside_and_alerts_still_work(
     daemon = spawn(config)
     problem = daemon.wait_for("state_file_unusable")[0]
     assert problem["level"] == "error"
-    assert "corrupt" in problem["problem"] and str(state) in problem["problem"]
+    assert "corrupt" in problem["problem"]
+    assert str(state) in problem["problem"]
 
     aside = list(tmp_path.glob("state.json.corrupt-*"))
     assert len(aside) == 1, sorted(p.name for p in tmp_path.iterdir())
@@ -160,7 +162,8 @@ def test_unusable_state_file_location_is_logged_and_the_daemon_keeps_running(
 
     failed = daemon.wait_for("state_file_write_failed")[0]
     assert failed["level"] == "error"
-    assert failed["path"] == str(state) and failed["error"]
+    assert failed["path"] == str(state)
+    assert failed["error"]
 
     wait_until(lambda: webhook.about("wallet"), 15, "the warning without a usable state file")
     daemon.wait_for_polls(["wallet"], 2)

@@ -46,7 +46,7 @@ BASE_DEFAULTS: dict[str, Any] = {"interval": "1s", "jitter": 0, "timeout": "2s"}
 
 
 def wait_until(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout: float,
     message: str | Callable[[], str] = "condition",
     interval: float = 0.05,
