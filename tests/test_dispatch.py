@@ -201,7 +201,8 @@ async def test_a_full_queue_drops_its_oldest_message(receiver: HttpStub) -> None
     await settle()  # failed once, back at the head of the queue, waiting out the backoff
     later = [asyncio.create_task(sender.deliver("ops", 0, other(f"m{n}"), key=n)) for n in range(2)]
     await settle()
-    assert lane.queued == 2 and lane.dropped == 1
+    assert lane.queued == 2
+    assert lane.dropped == 1
     sleep.release()
 
     assert await head is Outcome.DROPPED
@@ -281,7 +282,8 @@ async def test_a_hung_url_is_abandoned_at_its_deadline_and_delays_no_other(
     assert healthy_after < 1.5, f"the healthy URL waited {healthy_after:.1f}s"
     assert 1.4 < hung_after < 5, f"the hung send was abandoned after {hung_after:.1f}s"
     sends = [t for t in threading.enumerate() if t.name.startswith("notify hung[0]")]
-    assert sends and all(t.daemon for t in sends)  # left behind, never joined at exit
+    assert sends
+    assert all(t.daemon for t in sends)  # left behind, never joined at exit
 
 
 def test_the_read_timeout_is_raised_unless_the_url_sets_its_own() -> None:

@@ -9,6 +9,7 @@ to read from the test thread.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -61,9 +62,9 @@ class _PortZeroController(Controller):
     """aiosmtpd's Controller on port 0: learns the port the OS picked before using it."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+        super()._trigger_server()  # type: ignore[no-untyped-call]  # aiosmtpd is untyped
 
 
 class SmtpReceiver:
