@@ -4,28 +4,36 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
+DEV     := $(VENV)/.dev
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+# The daemon and what it needs to run, nothing else.
+$(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
 
-demo: $(STAMP)
+# The test runner, lint, types, the import contract and coverage on top (the `dev` extra).
+$(DEV): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV)
+
+demo: $(RUNTIME)
 	$(BIN)/alertd demo
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check alertd tests bench
 	$(BIN)/ruff format --check alertd tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/python -m pytest -m "" -q
+	$(BIN)/python -m pytest -m "" -q --cov=alertd --cov-report=term:skip-covered
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python bench/run.py
 
 clean:

@@ -1,4 +1,10 @@
-"""One poll, end to end: fetch → evaluate → step → notify → persist. The IO around the core.
+"""One poll, end to end: fetch → `step` → deliver → persist. Only IO here; the decisions
+are the core's (`alertd.core.step`).
+
+Each watched provider is one `Watch`: its adapter, its rules, its state and the deliveries
+under way for it. A reload that removes a provider, or points its name at another account,
+replaces the whole Watch: a delivery still running for the old account can only ever record
+into the old Watch, never into the new account's state.
 
 Deliveries run as their own tasks, each queued on its notifier URL's own lane (see
 `alertd.notify.lane`), so a slow or failing notifier never holds up polling or another URL.
@@ -10,30 +16,57 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
-from alertd.cycle import Destination, Planned, advance, destinations, plan, policy_of
-from alertd.errors import RateLimitedError
-from alertd.evaluate import BALANCE, Finding
+from alertd.config.loader import Settings
+from alertd.config.rules import rules_of
+from alertd.core.model import Failure, Poll
+from alertd.core.render import Message, render
+from alertd.core.rules import Rules
+from alertd.core.state import CheckState
+from alertd.core.step import DeliveryKey, Notification, ProviderState, abandoned, delivered, step
 from alertd.http import HttpClient
-from alertd.loader import Settings
-from alertd.model import Reading, Severity
-from alertd.notify.dispatch import Dispatcher, Outcome
-from alertd.notify.render import Alert, Message, render
+from alertd.notify.lane import Outcome
 from alertd.observability.logging import get_logger
-from alertd.poll import PollResult, poll
-from alertd.state import CheckState, record_sent
+from alertd.providers import Provider
 
-DeliveryKey = tuple[str, str, str]  # provider, check, destination key
+PollObserver = Callable[["Watch", Poll], None]
+DeliveryObserver = Callable[[str, str, str, bool, float], None]
 
 
-@dataclass(frozen=True, slots=True)
-class _InFlight:
-    task: asyncio.Task[None]
-    severity: Severity
+class Delivery(Protocol):
+    """What the engine needs of delivery (`alertd.notify.dispatch.Dispatcher`): the outcome
+    of one message to one URL. `key` names what it is about: a newer message with the same
+    key replaces it while it waits in the URL's queue."""
+
+    async def deliver(
+        self,
+        notifier: str,
+        index: int,
+        message: Message,
+        on_failure: Callable[[], None] = ...,
+        key: Hashable = ...,
+        **context: Any,
+    ) -> Outcome: ...
+
+    def close(self) -> None:
+        """alertd stops: nothing new goes out; waiting messages end at once."""
+
+
+@dataclass(eq=False)
+class Watch:
+    """One watched provider: what it is, what alertd knows of it, what is being sent."""
+
+    name: str
+    provider: Provider
+    rules: Rules
+    state: ProviderState
+    since: datetime  # watched since: the daemon's start, or the reload that added it
+    log: Any
+    deliveries: dict[DeliveryKey, asyncio.Task[None]] = field(default_factory=dict)
 
 
 class Engine:
@@ -41,208 +74,185 @@ class Engine:
         self,
         settings: Settings,
         client: HttpClient,
-        dispatcher: Dispatcher,
+        dispatcher: Delivery,
         clock: Callable[[], datetime],
         on_change: Callable[[], None] = lambda: None,
+        restored: Mapping[str, Mapping[str, CheckState]] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.dispatcher = dispatcher
         self.clock = clock
         self.on_change = on_change
-        self.checks: dict[str, dict[str, CheckState]] = {}
-        self.readings: dict[str, Reading] = {}
-        self.findings: dict[str, dict[str, Finding]] = {}
-        self.last_poll: dict[str, PollResult] = {}
-        self.not_before: dict[str, datetime] = {}
         self.counters: Counter[str] = Counter()
-        self._inflight: dict[DeliveryKey, _InFlight] = {}
-        self.observers: list[Callable[[str, PollResult, dict[str, CheckState]], None]] = []
-        self.delivery_observers: list[Callable[[str, str, str, bool, float], None]] = []
-        self._loggers: dict[str, Any] = {}
-        self._routes: dict[str, list[Destination]] = {}  # derived from settings, per provider
+        self.observers: list[PollObserver] = []
+        self.delivery_observers: list[DeliveryObserver] = []
+        self.watches: dict[str, Watch] = {}
+        self._deliveries: set[asyncio.Task[None]] = set()  # of every Watch, replaced ones too
+        restored = restored or {}
+        for name in settings.providers:
+            self._watch(name, ProviderState(checks=restored.get(name, {})))
 
-    def reconfigure(self, settings: Settings, dispatcher: Dispatcher) -> None:
-        """A reload: new providers, notifiers, routes; deliveries under way finish as they were."""
+    def _watch(self, name: str, state: ProviderState | None = None) -> Watch:
+        watch = Watch(
+            name,
+            self.settings.providers[name],
+            rules_of(self.settings.config, name),
+            state or ProviderState(),
+            self.clock(),
+            get_logger(provider=name),
+        )
+        self.watches[name] = watch
+        return watch
+
+    def reconfigure(
+        self, settings: Settings, dispatcher: Delivery, restart: Iterable[str] = ()
+    ) -> None:
+        """A reload. Providers that are new, or in `restart` (now another account), start
+        afresh; removed ones go; the others keep their state with the new adapter and rules.
+        Deliveries under way finish as they were, recording into their own Watch."""
         self.settings = settings
         self.dispatcher = dispatcher
-        self._routes.clear()
-
-    def _log(self, provider: str) -> Any:
-        """One bound logger per provider, built once: binding on every poll showed in profiles."""
-        log = self._loggers.get(provider)
-        if log is None:
-            log = self._loggers[provider] = get_logger(provider=provider)
-        return log
+        restart = set(restart)
+        for name in [n for n in self.watches if n not in settings.providers]:
+            del self.watches[name]
+        for name in settings.providers:
+            kept = self.watches.get(name)
+            if kept is None or name in restart:
+                self._watch(name)
+            else:
+                kept.provider = settings.providers[name]
+                kept.rules = rules_of(settings.config, name)
 
     # -- polling ------------------------------------------------------------------------------
     async def poll_provider(self, name: str) -> None:
-        provider = self.settings.providers.get(name)
-        if provider is None:
+        watch = self.watches.get(name)
+        if watch is None:
             return
         now = self.clock()
-        until = self.not_before.get(name)
-        if until is not None and now < until:
+        until = watch.state.not_before
+        if until is not None and watch.state.deferred(now):
             # A deferred poll is a failed check: a provider asking for a long wait reaches
             # "cannot check" after failure_threshold polls instead of silencing the check.
-            error = RateLimitedError(
-                f"rate limited, next try at {until:%Y-%m-%d %H:%M:%S} UTC", None
-            )
-            self._apply(name, PollResult(name, now, 0.0, error=error))
-            return
-        result = await poll(provider, self.client, self.clock)
-        self._apply(name, result)
-
-    def _apply(self, name: str, result: PollResult) -> None:
-        log = self._log(name)
-        cfg = self.settings.config.providers.get(name)
-        if cfg is None:
-            log.info("poll_discarded", why="provider removed by a reload while it was polled")
-            return
-        error = result.error
-        if isinstance(error, RateLimitedError) and error.retry_after:
-            # capped at the failure threshold's time: the check is tried again by then
-            longest = (cfg.interval * cfg.failure_threshold).total_seconds()
-            wait = timedelta(seconds=min(error.retry_after, longest))
-            self.not_before[name] = result.checked_at + wait
-        previous = self.checks.get(name, {})
-        checks, findings = advance(previous, result.reading, error, cfg, result.checked_at)
-        self.checks[name] = checks
-        self.last_poll[name] = result
-        if result.reading is not None:
-            self.readings[name] = result.reading
-            self.findings[name] = findings
-        self.counters["polls_ok" if result.reading else "polls_failed"] += 1
-        worst = max(state.severity for state in checks.values())
-        if result.reading is not None:
-            log.info(
-                "poll",
-                duration_ms=round(result.duration * 1000, 1),
-                balance=str(result.reading.amount),
-                unit=result.reading.unit,
-                severity=worst.label,
+            poll = Poll(
+                now, failure=Failure(f"rate limited, next try at {until:%Y-%m-%d %H:%M:%S} UTC")
             )
         else:
-            log.warning(
-                "poll_failed",
-                duration_ms=round(result.duration * 1000, 1),
-                error=error.reason if error else "unknown",
-                failures=checks["fetch"].failures,
-                severity=worst.label,
-            )
+            poll = await watch.provider.poll(self.client, self.clock)
+        if self.watches.get(name) is not watch:
+            watch.log.info("poll_discarded", why="provider removed or re-pointed by a reload")
+            return
+        self.apply(watch, poll)
+
+    def apply(self, watch: Watch, poll: Poll) -> None:
+        """Folds one poll into the Watch's state and sends what `step` says is due."""
+        result = step(watch.name, watch.state, poll, watch.rules, poll.checked_at)
+        changed = result.state.checks != watch.state.checks
+        watch.state = result.state
+        self.counters["polls_ok" if poll.reading else "polls_failed"] += 1
+        self._log_poll(watch, poll)
         for observer in self.observers:
-            observer(name, result, checks)
-        routes = self._routes.get(name)
-        if routes is None:
-            routes = self._routes[name] = destinations(self.settings.config, name)
-        due = plan(checks, routes, policy_of(cfg), result.checked_at, result.reading is not None)
-        for planned in due:
-            self._act(name, planned, result.checked_at)
-        if previous != checks:
+            observer(watch, poll)
+        for silenced in result.silenced:
+            watch.log.info(
+                "notification_skipped",
+                check=silenced.check,
+                reason="resolved",
+                why="notify_resolved is off",
+                notifier=silenced.destination.notifier,
+            )
+        for notification in result.notifications:
+            self._send(watch, notification)
+        if changed:
             self.on_change()
 
-    # -- notifying ------------------------------------------------------------------------------
-    def _act(self, provider: str, planned: Planned, now: datetime) -> None:
-        key = (provider, planned.check, planned.destination.key)
-        decision = planned.decision
-        if not decision.deliver:
-            self._record(key, decision.severity, now)
-            self._log(provider).info(
-                "notification_skipped",
-                check=planned.check,
-                reason=decision.reason.value,
-                why="notify_resolved is off",
-                notifier=planned.destination.notifier,
+    def _log_poll(self, watch: Watch, poll: Poll) -> None:
+        duration_ms = round(poll.duration * 1000, 1)
+        severity = watch.state.worst.label
+        if poll.reading is not None:
+            watch.log.info(
+                "poll",
+                duration_ms=duration_ms,
+                balance=str(poll.reading.amount),
+                unit=poll.reading.unit,
+                severity=severity,
             )
-            return
-        running = self._inflight.get(key)
+        else:
+            assert poll.failure is not None
+            watch.log.warning(
+                "poll_failed",
+                duration_ms=duration_ms,
+                error=poll.failure.reason,
+                failures=watch.state.checks["fetch"].failures,
+                severity=severity,
+            )
+
+    # -- notifying ------------------------------------------------------------------------------
+    def _send(self, watch: Watch, notification: Notification) -> None:
+        """`step` only sends news that differs from what is being delivered: a delivery of
+        older news for the same check and destination is cancelled (escalation)."""
+        running = watch.deliveries.get(notification.key)
         if running is not None:
-            if running.severity == decision.severity:
-                return  # the same news is already being delivered (and retried)
-            running.task.cancel()
-        message = render(self._alert(provider, planned, now))
-        task = asyncio.create_task(self._deliver(key, planned, message))
-        self._inflight[key] = _InFlight(task, decision.severity)
+            running.cancel()
+        task = asyncio.create_task(self._deliver(watch, notification, render(notification)))
+        watch.deliveries[notification.key] = task
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
 
-    def _alert(self, provider: str, planned: Planned, now: datetime) -> Alert:
-        state = self.checks[provider][planned.check]
-        finding = self.findings.get(provider, {}).get(planned.check)
-        sent = state.sent.get(planned.destination.key)
-        return Alert(
-            provider=provider,
-            provider_type=self.settings.config.providers[provider].type,
-            check=planned.check,
-            reason=planned.decision.reason,
-            severity=planned.decision.severity,
-            previous=sent.severity if sent else Severity.OK,
-            detail=state.detail,
-            now=now,
-            reading=self.readings.get(provider),
-            threshold=finding.threshold if finding and planned.check == BALANCE else None,
-            failures=state.failures,
-            since=state.since,
-        )
-
-    async def _deliver(self, key: DeliveryKey, planned: Planned, message: Message) -> None:
-        provider, check, _ = key
-        route = planned.destination
-        log = self._log(provider)
+    async def _deliver(self, watch: Watch, notification: Notification, message: Message) -> None:
+        route = notification.destination
         started = asyncio.get_running_loop().time()
+        outcome = Outcome.ABANDONED
         try:
             outcome = await self.dispatcher.deliver(
                 route.notifier,
                 route.url_index,
                 message,
                 on_failure=lambda: self.counters.update(["notifications_failed_attempts"]),
-                key=(provider, check),
-                provider=provider,
-                check=check,
+                key=(watch.name, notification.check),
+                provider=watch.name,
+                check=notification.check,
                 title=message.title,
             )
         finally:
-            current = self._inflight.get(key)
-            if current is not None and current.task is asyncio.current_task():
-                del self._inflight[key]
+            if watch.deliveries.get(notification.key) is asyncio.current_task():
+                del watch.deliveries[notification.key]
+            if outcome is not Outcome.SENT:  # the log is untouched: decided again later
+                watch.state = abandoned(watch.state, notification)
         elapsed = asyncio.get_running_loop().time() - started
+        reason = notification.reason.value
+        ok = outcome is Outcome.SENT
+        if outcome in (Outcome.SENT, Outcome.FAILED, Outcome.DROPPED):
+            for observer in self.delivery_observers:
+                observer(watch.name, route.notifier, reason, ok, elapsed)
         fields = {
-            "check": check,
-            "reason": planned.decision.reason.value,
-            "severity": planned.decision.severity.label,
+            "check": notification.check,
+            "reason": reason,
+            "severity": notification.severity.label,
             "notifier": route.notifier,
             "url_index": route.url_index,
             "title": message.title,
         }
-        ok = outcome is Outcome.SENT
-        if outcome in (Outcome.SENT, Outcome.FAILED, Outcome.DROPPED):
-            for observer in self.delivery_observers:
-                observer(provider, route.notifier, planned.decision.reason.value, ok, elapsed)
         if ok:
             self.counters["notifications_sent"] += 1
-            self._record(key, planned.decision.severity, self.clock())
-            log.info("notification_sent", **fields)
+            watch.state = delivered(watch.state, notification, self.clock())
+            watch.log.info("notification_sent", **fields)
+            self.on_change()
         elif outcome is Outcome.FAILED:
             self.counters["notifications_failed"] += 1
-            log.error("notification_failed", attempts=self.dispatcher.retry.attempts, **fields)
-        elif outcome is Outcome.DROPPED:  # not recorded as sent: the next poll decides again
+            watch.log.error("notification_failed", **fields)
+        elif outcome is Outcome.DROPPED:
             self.counters["notifications_dropped"] += 1
-            log.warning("notification_dropped", why="this notifier URL's queue is full", **fields)
-        else:  # superseded by newer news, or alertd stopping: decided again later
-            log.info("notification_not_sent", why=outcome.value, **fields)
+            watch.log.warning(
+                "notification_dropped", why="this notifier URL's queue is full", **fields
+            )
+        else:  # superseded by newer news, or alertd stopping
+            watch.log.info("notification_not_sent", why=outcome.value, **fields)
 
-    def _record(self, key: DeliveryKey, severity: Severity, at: datetime) -> None:
-        provider, check, destination = key
-        state = self.checks.get(provider, {}).get(check)
-        if state is None:
-            return  # the provider was removed by a reload meanwhile
-        self.checks[provider][check] = record_sent(state, destination, severity, at)
-        self.on_change()
+    # -- what the daemon reads -----------------------------------------------------------------
+    def checks(self) -> dict[str, Mapping[str, CheckState]]:
+        """Every provider's checks with their notification log: what the state file keeps."""
+        return {name: watch.state.checks for name, watch in self.watches.items()}
 
-    # -- lifecycle ------------------------------------------------------------------------------
     def pending_deliveries(self) -> list[asyncio.Task[None]]:
-        return [flight.task for flight in self._inflight.values()]
-
-    def drop(self, name: str) -> None:
-        """Forgets a provider's state: removed by a reload, or now watching another account."""
-        for store in (self.checks, self.readings, self.findings, self.last_poll, self.not_before):
-            store.pop(name, None)
-        self._loggers.pop(name, None)
+        return list(self._deliveries)

@@ -14,6 +14,8 @@ our own words, never from request headers or URLs with credentials.
 
 from __future__ import annotations
 
+from alertd.core.model import Failure
+
 
 class AlertdError(Exception):
     """Base of every error alertd raises on purpose."""
@@ -34,9 +36,16 @@ class ProviderError(AlertdError):
         self.reason = reason
         super().__init__(reason)
 
+    def failure(self) -> Failure:
+        """The core's plain value for this error."""
+        return Failure(self.reason)
+
 
 class AuthError(ProviderError):
     """The provider rejected our credentials (HTTP 401/403)."""
+
+    def failure(self) -> Failure:
+        return Failure(self.reason, auth=True)
 
 
 class RateLimitedError(ProviderError):
@@ -45,6 +54,9 @@ class RateLimitedError(ProviderError):
     def __init__(self, reason: str, retry_after: float | None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+    def failure(self) -> Failure:
+        return Failure(self.reason, retry_after=self.retry_after)
 
 
 class UnavailableError(ProviderError):

@@ -115,9 +115,27 @@ async def _line(reader: asyncio.StreamReader, limit: int, status: int, what: str
 
 
 async def _read_request(reader: asyncio.StreamReader, limits: Limits) -> Request | None:
+    """The next request, or None when the client went away part way; HttpError when it is
+    malformed or over a limit."""
+    request_line = await _read_request_line(reader, limits)
+    if request_line is None:
+        return None  # the client went away (or never said anything)
+    method, target = request_line
+    headers = await _read_headers(reader, limits)
+    if headers is None:
+        return None
+    body = await _read_body(reader, limits, headers)
+    url = urlsplit(target)
+    return Request(method, url.path, parse_qs(url.query), headers, body)
+
+
+async def _read_request_line(
+    reader: asyncio.StreamReader, limits: Limits
+) -> tuple[str, str] | None:
+    """(method, target) of the request line, or None when the line never ended."""
     line = await _line(reader, limits.max_request_line, 414, "request line")
     if not line.endswith(b"\n"):
-        return None  # the client went away (or never said anything)
+        return None
     parts = line.decode("latin-1").split()
     if len(parts) != 3 or not parts[2].startswith("HTTP/"):
         raise HttpError(400, "bad request line")
@@ -125,6 +143,11 @@ async def _read_request(reader: asyncio.StreamReader, limits: Limits) -> Request
     method = method.upper()
     if limits.methods is not None and method not in limits.methods:
         raise HttpError(405, f"method {method[:16]} not allowed")
+    return method, target
+
+
+async def _read_headers(reader: asyncio.StreamReader, limits: Limits) -> dict[str, str] | None:
+    """The header fields by lower-cased name, or None when a line never ended."""
     headers: dict[str, str] = {}
     size = 0
     for _ in range(limits.max_header_lines + 1):
@@ -142,6 +165,13 @@ async def _read_request(reader: asyncio.StreamReader, limits: Limits) -> Request
         headers[name.strip().lower()] = value.strip()
     else:
         raise HttpError(431, "too many headers")
+    return headers
+
+
+async def _read_body(
+    reader: asyncio.StreamReader, limits: Limits, headers: Mapping[str, str]
+) -> bytes:
+    """The body of `content-length` bytes; chunked bodies are refused."""
     if "transfer-encoding" in headers:
         raise HttpError(400, "transfer-encoding is not supported")
     length_text = headers.get("content-length", "0") or "0"
@@ -150,9 +180,7 @@ async def _read_request(reader: asyncio.StreamReader, limits: Limits) -> Request
     length = int(length_text)
     if length > limits.max_body:
         raise HttpError(413, "request body too large")
-    body = await reader.readexactly(length) if length else b""
-    url = urlsplit(target)
-    return Request(method, url.path, parse_qs(url.query), headers, body)
+    return await reader.readexactly(length) if length else b""
 
 
 def encode(response: Response, keep_alive: bool, head_only: bool = False) -> bytes:
@@ -203,48 +231,70 @@ async def serve_connection(
 ) -> None:
     try:
         while True:
-            try:
-                # One deadline for the whole request: a silent client, an idle keep-alive
-                # one and a header dribbler are all closed when it passes.
-                async with asyncio.timeout(limits.request_timeout):
-                    request = await _read_request(reader, limits)
-            except HttpError as error:
-                await _refuse(reader, writer, _error_response(error, limits))
-                break
-            except asyncio.IncompleteReadError:
-                break
-            except TimeoutError:
-                break
+            request = await _next_request(reader, writer, limits)
             if request is None:
                 break
             if pace is not None:  # the caller's budget of requests per second
                 await pace()
-            try:
-                response = await handler(request)
-            except Exception:
-                response = Response.json({"error": "internal error"}, status=500)
-            keep_alive = request.headers.get("connection", "").lower() != "close"
-            writer.write(encode(response, keep_alive, head_only=request.method == "HEAD"))
-            try:
-                async with asyncio.timeout(limits.write_timeout):
-                    await writer.drain()
-            except TimeoutError:  # a client that does not read its answer loses it
-                writer.transport.abort()
-                break
-            if not keep_alive:
+            response = await _handle(handler, request)
+            if not await _send(writer, limits, request, response):
                 break
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:
-        writer.close()
-        # Shutdown cancels open keep-alive connections: nothing to report about those. A
-        # client that stopped reading cannot hold the close up past the write timeout.
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            try:
-                async with asyncio.timeout(limits.write_timeout):
-                    await writer.wait_closed()
-            except TimeoutError:
-                writer.transport.abort()
+        await _close(writer, limits)
+
+
+async def _next_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, limits: Limits
+) -> Request | None:
+    """The next request, or None when the connection is to be closed: the client went away
+    or stayed silent, or its request was refused (and told why)."""
+    try:
+        # One deadline for the whole request: a silent client, an idle keep-alive
+        # one and a header dribbler are all closed when it passes.
+        async with asyncio.timeout(limits.request_timeout):
+            return await _read_request(reader, limits)
+    except HttpError as error:
+        await _refuse(reader, writer, _error_response(error, limits))
+    except (asyncio.IncompleteReadError, TimeoutError):
+        pass
+    return None
+
+
+async def _handle(handler: Handler, request: Request) -> Response:
+    """The handler's answer; a 500 when it raised."""
+    try:
+        return await handler(request)
+    except Exception:
+        return Response.json({"error": "internal error"}, status=500)
+
+
+async def _send(
+    writer: asyncio.StreamWriter, limits: Limits, request: Request, response: Response
+) -> bool:
+    """Writes the answer; True when the connection stays open for another request."""
+    keep_alive = request.headers.get("connection", "").lower() != "close"
+    writer.write(encode(response, keep_alive, head_only=request.method == "HEAD"))
+    try:
+        async with asyncio.timeout(limits.write_timeout):
+            await writer.drain()
+    except TimeoutError:  # a client that does not read its answer loses it
+        writer.transport.abort()
+        return False
+    return keep_alive
+
+
+async def _close(writer: asyncio.StreamWriter, limits: Limits) -> None:
+    writer.close()
+    # Shutdown cancels open keep-alive connections: nothing to report about those. A
+    # client that stopped reading cannot hold the close up past the write timeout.
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        try:
+            async with asyncio.timeout(limits.write_timeout):
+                await writer.wait_closed()
+        except TimeoutError:
+            writer.transport.abort()
 
 
 async def serve(

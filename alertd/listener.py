@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from alertd.config_types import parse_listen
+from alertd.config.types import parse_listen
 from alertd.errors import ConfigError
 from alertd.httpguard import Listener, listen
 from alertd.httpserver import Limits, Request, Response

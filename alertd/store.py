@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alertd.core.model import Severity
+from alertd.core.state import CheckState, Sent
 from alertd.files import RefusedFile, UnreadableFile, read_regular
-from alertd.model import Severity
-from alertd.state import CheckState, Sent
 from alertd.text import printable
 
 FORMAT_VERSION = 1

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.triggers.base import BaseTrigger
 
-from alertd.config import ProviderConfig
+from alertd.config.model import ProviderConfig
 
 MIN_FIRST_GAP = 0.1
 # Phases are aligned to this grid (intervals are whole seconds, so they stay on it): one

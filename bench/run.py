@@ -27,26 +27,27 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from alertd.simulator import fleet
+from alertd.demo.simulator import fleet
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' HTTP stub is the bench's webhook too
+from support.http_stub import HttpStub, webhook_stub  # noqa: E402
+
 PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # -- processes ----------------------------------------------------------------------------------
 class Simulator:
-    """`python -m alertd.simulator` in its own process, with a config watching its fleet."""
+    """`python -m alertd.demo.simulator` in its own process, with a config watching its fleet."""
 
     def __init__(self, accounts: int, interval: int, workdir: Path) -> None:
         self.config = workdir / f"sim-{accounts}.yaml"
@@ -54,7 +55,7 @@ class Simulator:
             [
                 PY,
                 "-m",
-                "alertd.simulator",
+                "alertd.demo.simulator",
                 "--accounts",
                 str(accounts),
                 "--port",
@@ -83,31 +84,6 @@ class Simulator:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
-
-
-class Receiver:
-    """A webhook receiver recording (arrival time, title) of each json:// notification."""
-
-    def __init__(self) -> None:
-        received: list[tuple[float, str]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                received.append((time.time(), json.loads(body)["title"]))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
 
 
 class Daemon:
@@ -156,13 +132,13 @@ def ts(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
-def with_notifier(config: Path, receiver: Receiver, extra: str = "") -> Path:
+def with_notifier(config: Path, receiver: HttpStub, extra: str = "") -> Path:
     text = config.read_text().replace(
         "defaults:\n",
         "defaults:\n  repeat_interval: 0\n  timeout: 5s\n" + extra,
         1,
     )
-    text = f"notifiers:\n  hook: json://127.0.0.1:{receiver.port}/hook\n" + text
+    text = f"notifiers:\n  hook: {receiver.apprise_url}\n" + text
     out = config.with_name(config.stem + "-bench.yaml")
     out.write_text(text)
     return out
@@ -188,10 +164,10 @@ def stand(
     work: Path,
     name: str,
     before_start: Callable[[Simulator], None] | None = None,
-) -> Iterator[tuple[Simulator, Receiver, Daemon]]:
+) -> Iterator[tuple[Simulator, HttpStub, Daemon]]:
     """Simulator, webhook receiver and daemon for one phase; all three stopped afterwards."""
     sim = Simulator(n, interval, work)
-    receiver = Receiver()
+    receiver = webhook_stub().start()
     daemon: Daemon | None = None
     try:
         if before_start is not None:
@@ -241,10 +217,10 @@ def scale_run(n: int, interval: int, duration: float, crossings: int, work: Path
             if e.get("event") == "poll" and e.get("severity") in ("warning", "critical"):
                 observed.setdefault(e["provider"], ts(e))
         latencies = []
-        for arrived, title in receiver.received:
-            provider = title.split("] ", 1)[1].split(":", 1)[0]
+        for request in receiver.requests:
+            provider = request.json()["title"].split("] ", 1)[1].split(":", 1)[0]
             if provider in observed:
-                latencies.append((arrived - observed[provider]) * 1000)
+                latencies.append((request.wall - observed[provider]) * 1000)
         code = daemon.stop()
         return {
             "n": n,
@@ -258,7 +234,7 @@ def scale_run(n: int, interval: int, duration: float, crossings: int, work: Path
             "cpu_per_poll_all_ms": cpu_end / max(total_polls, 1) * 1000,
             "peak_rss_mib": memory["VmHWM"] / 1024,
             "rss_mib": memory["VmRSS"] / 1024,
-            "notifications": len(receiver.received),
+            "notifications": len(receiver.requests),
             "crossings": len(crossed),
             "latency_median_ms": statistics.median(latencies) if latencies else float("nan"),
             "latency_p99_ms": _percentile(latencies, 99),
@@ -339,7 +315,7 @@ print(u.ru_utime + u.ru_stime)
 def _targets(n: int, work: Path) -> tuple[Simulator, list[dict[str, Any]]]:
     sim = Simulator(n, 60, work)
     sys.path.insert(0, str(ROOT))
-    from alertd.loader import load
+    from alertd.config.loader import load
 
     settings = load(sim.config)
     targets = [{"url": p.url, "headers": p.request_headers()} for p in settings.providers.values()]

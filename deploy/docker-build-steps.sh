@@ -18,7 +18,8 @@
 #                 error: every pip step must run here.
 #   VOLUME        created under the final stage's root
 # Then, with the final stage's venv first on PATH:
-#   - `alertd --version` is the version in pyproject.toml, imported from the installed wheel;
+#   - `alertd --version` is alertd.__version__ of the source tree (pyproject.toml reads it
+#     from there), imported from the installed wheel;
 #   - `alertd validate` accepts the config the image ships at the path its CMD names (with
 #     dummy values for the variables and secret files it needs);
 #   - the HEALTHCHECK command is valid Python, and fails while nothing listens;
@@ -317,7 +318,7 @@ done
 [[ -x "$FINAL_VENV/bin/alertd" ]] || fail "the wheel installed no alertd console script"
 
 step "alertd --version"
-expected="$(python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$REPO/pyproject.toml")"
+expected="$(python -c 'import re, sys; print(re.search(r"__version__ = \"([^\"]+)\"", open(sys.argv[1]).read())[1])' "$REPO/alertd/__init__.py")"
 version="$(alertd --version)"
 echo "$version"
 [[ "$version" == "alertd $expected" ]] || fail "alertd --version said '$version', expected 'alertd $expected'"

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 from support.daemon import SimulatorThread, StartDaemon, daemons
-from support.receivers import WebhookReceiver, webhook_receiver
-from support_http import StubServer, serving
+from support.http_stub import HttpStub, serving, webhook_stub
 
 from alertd.http import HttpClient, make_client
 
@@ -27,7 +26,7 @@ def fixture_bytes() -> Callable[[str, str], bytes]:
 
 
 @pytest.fixture
-def stub_server() -> Iterator[StubServer]:
+def stub_server() -> Iterator[HttpStub]:
     with serving() as server:
         yield server
 
@@ -40,9 +39,9 @@ async def http_client() -> AsyncIterator[HttpClient]:
 
 
 @pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
+def webhook() -> Iterator[HttpStub]:
     """A json:// webhook receiver on 127.0.0.1 (tests/fault uses one that can close its socket)."""
-    with webhook_receiver() as receiver:
+    with webhook_stub() as receiver:
         yield receiver
 
 

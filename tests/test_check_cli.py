@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 import yaml
 from support.cli import Result, run_alertd
-from support.stub_api import PATHS, StubAPI, running_stub
+from support.http_stub import HttpStub, Reply
+
+from alertd.demo.simulator import PATHS
 
 WEB_PATH = "/custom/v2/account"
 KEYS = {
@@ -28,14 +30,34 @@ KEYS = {
 }
 SENTINEL = "SENTINEL-9f2c-SECRET"
 
+# A body as each type's docs show, from tests/fixtures: "$17.00 (1,700 renders)",
+# "$7,189.245", "8,450 credits", 1,250 credits with an active plan, "$1,250.75" from "1,250.75".
+FIXTURES = Path(__file__).parent / "fixtures"
+DOCUMENTED: dict[str, Any] = {
+    kind: json.loads((FIXTURES / kind / name).read_text())
+    for kind, name in {
+        "browser7": "balance_1700.json",
+        "youcom": "balance.json",
+        "lobstr": "balance.json",
+        "srtgen": "balance.json",
+        "decaptcha": "balance_separators.json",
+    }.items()
+}
+
+
+def documented(stub: HttpStub, provider_type: str, **changes: Any) -> None:
+    """The type's documented body on its documented path, top-level keys replaced by `changes`."""
+    stub.answer(PATHS[provider_type], Reply.json({**DOCUMENTED[provider_type], **changes}))
+
 
 @pytest.fixture
-def stub() -> Iterator[StubAPI]:
+def stub() -> Iterator[HttpStub]:
     """Every provider answering with its documented example body."""
-    with running_stub() as api:
+    with HttpStub() as api:
         for provider_type in PATHS:
-            api.documented(provider_type)
-        api.reply(WEB_PATH, {"account": {"credit": {"remaining_cents": 300000, "limit": 500000}}})
+            documented(api, provider_type)
+        credit = {"remaining_cents": 300000, "limit": 500000}
+        api.answer(WEB_PATH, Reply.json({"account": {"credit": credit}}))
         yield api
 
 
@@ -92,22 +114,22 @@ def table(stdout: str) -> dict[str, dict[str, str]]:
 
 
 # What it takes to make one provider warning, critical or unknown.
-def make_warning(config: dict[str, Any], stub: StubAPI) -> None:
+def make_warning(config: dict[str, Any], stub: HttpStub) -> None:
     config["providers"]["b7"]["warning"] = 20
 
 
-def make_critical(config: dict[str, Any], stub: StubAPI) -> None:
+def make_critical(config: dict[str, Any], stub: HttpStub) -> None:
     config["providers"]["yc"].update(warning=9000, critical=8000)
 
 
-def make_unknown(config: dict[str, Any], stub: StubAPI) -> None:
-    stub.reply(PATHS["decaptcha"], {"error": "boom"}, status=503)
+def make_unknown(config: dict[str, Any], stub: HttpStub) -> None:
+    stub.answer(PATHS["decaptcha"], Reply.json({"error": "boom"}, status=503))
 
 
 # -- the table -------------------------------------------------------------------------------
 
 
-def test_all_ok_shows_every_balance_in_its_unit_and_exits_0(tmp_path: Path, stub: StubAPI) -> None:
+def test_all_ok_shows_every_balance_in_its_unit_and_exits_0(tmp_path: Path, stub: HttpStub) -> None:
     result = check(tmp_path, base_config(stub.url))
     assert result.code == 0, result
     assert result.stderr == ""
@@ -127,7 +149,7 @@ def test_all_ok_shows_every_balance_in_its_unit_and_exits_0(tmp_path: Path, stub
     assert rows["lob"]["detail"] == "above warning threshold 2,000 credits"  # 20% of 10,000
 
 
-def test_each_provider_is_asked_with_its_own_auth_header(tmp_path: Path, stub: StubAPI) -> None:
+def test_each_provider_is_asked_with_its_own_auth_header(tmp_path: Path, stub: HttpStub) -> None:
     assert check(tmp_path, base_config(stub.url)).code == 0
     expected = {
         "browser7": ("authorization", f"Bearer {KEYS['b7']}"),
@@ -144,7 +166,7 @@ def test_each_provider_is_asked_with_its_own_auth_header(tmp_path: Path, stub: S
     assert web.headers["x-token"] == "web-token"
 
 
-def test_warning_exits_1(tmp_path: Path, stub: StubAPI) -> None:
+def test_warning_exits_1(tmp_path: Path, stub: HttpStub) -> None:
     config = base_config(stub.url)
     make_warning(config, stub)
     result = check(tmp_path, config)
@@ -155,7 +177,7 @@ def test_warning_exits_1(tmp_path: Path, stub: StubAPI) -> None:
     assert {r["status"] for name, r in rows.items() if name != "b7"} == {"OK"}
 
 
-def test_critical_exits_2(tmp_path: Path, stub: StubAPI) -> None:
+def test_critical_exits_2(tmp_path: Path, stub: HttpStub) -> None:
     config = base_config(stub.url)
     make_critical(config, stub)
     result = check(tmp_path, config)
@@ -169,8 +191,8 @@ def test_critical_exits_2(tmp_path: Path, stub: StubAPI) -> None:
     }
 
 
-def test_overdrawn_account_is_critical(tmp_path: Path, stub: StubAPI) -> None:
-    stub.documented("browser7", totalBalanceCents=-300, breakdown={})
+def test_overdrawn_account_is_critical(tmp_path: Path, stub: HttpStub) -> None:
+    documented(stub, "browser7", totalBalanceCents=-300, breakdown={})
     result = check(tmp_path, base_config(stub.url))
     assert result.code == 2, result
     row = table(result.stdout)["b7"]
@@ -191,9 +213,9 @@ def test_overdrawn_account_is_critical(tmp_path: Path, stub: StubAPI) -> None:
     ],
 )
 def test_a_provider_that_cannot_be_checked_is_unknown_and_exits_3(
-    tmp_path: Path, stub: StubAPI, status: int, body: bytes, reason: str
+    tmp_path: Path, stub: HttpStub, status: int, body: bytes, reason: str
 ) -> None:
-    stub.reply(PATHS["decaptcha"], raw=body, status=status)
+    stub.answer(PATHS["decaptcha"], Reply(status=status, body=body))
     result = check(tmp_path, base_config(stub.url))
     assert result.code == 3, result
     rows = table(result.stdout)
@@ -204,14 +226,14 @@ def test_a_provider_that_cannot_be_checked_is_unknown_and_exits_3(
     assert "Traceback" not in result.stderr
 
 
-def test_extra_signals_raise_a_warning(tmp_path: Path, stub: StubAPI) -> None:
-    stub.documented("lobstr", has_unpaid_bill=True)
+def test_extra_signals_raise_a_warning(tmp_path: Path, stub: HttpStub) -> None:
+    documented(stub, "lobstr", has_unpaid_bill=True)
     srtgen_credits = {
         "totalBalance": 1250,
         "extraCredits": 250,
         "plans": [{"name": "Starter Plan", "status": "past_due", "balance": 1000, "total": 1000}],
     }
-    stub.documented("srtgen", credits=srtgen_credits)
+    documented(stub, "srtgen", credits=srtgen_credits)
     result = check(tmp_path, base_config(stub.url))
     assert result.code == 1, result
     rows = table(result.stdout)
@@ -234,7 +256,7 @@ def test_extra_signals_raise_a_warning(tmp_path: Path, stub: StubAPI) -> None:
     ids=lambda v: "+".join(f.__name__[5:] for f in v) if isinstance(v, tuple) else str(v),
 )
 def test_exit_status_precedence(
-    tmp_path: Path, stub: StubAPI, problems: tuple[Any, ...], expected: int
+    tmp_path: Path, stub: HttpStub, problems: tuple[Any, ...], expected: int
 ) -> None:
     config = base_config(stub.url)
     for make in problems:
@@ -249,7 +271,7 @@ def test_exit_status_precedence(
 # -- JSON ------------------------------------------------------------------------------------
 
 
-def test_json_output(tmp_path: Path, stub: StubAPI) -> None:
+def test_json_output(tmp_path: Path, stub: HttpStub) -> None:
     config = base_config(stub.url)
     make_warning(config, stub)
     make_unknown(config, stub)
@@ -279,7 +301,7 @@ def test_json_output(tmp_path: Path, stub: StubAPI) -> None:
 # -- config problems -------------------------------------------------------------------------
 
 
-def test_bad_config_is_unknown_with_a_one_line_error(tmp_path: Path, stub: StubAPI) -> None:
+def test_bad_config_is_unknown_with_a_one_line_error(tmp_path: Path, stub: HttpStub) -> None:
     config = base_config(stub.url)
     config["providers"]["b7"]["warnign"] = 5
     path = write(tmp_path, config)
@@ -297,14 +319,14 @@ def test_missing_config_is_unknown(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_config_found_through_alertd_config(tmp_path: Path, stub: StubAPI) -> None:
+def test_config_found_through_alertd_config(tmp_path: Path, stub: HttpStub) -> None:
     path = write(tmp_path, base_config(stub.url))
     result = run_alertd("check", cwd=tmp_path, env={"ALERTD_CONFIG": str(path)})
     assert result.code == 0, result
     assert table(result.stdout)["dc"]["balance"] == "$1,250.75"
 
 
-def test_validate_exit_codes(tmp_path: Path, stub: StubAPI) -> None:
+def test_validate_exit_codes(tmp_path: Path, stub: HttpStub) -> None:
     path = write(tmp_path, base_config(stub.url))
     good = run_alertd("validate", "-c", str(path), cwd=tmp_path)
     assert good.code == 0, good
@@ -335,7 +357,7 @@ def test_validate_exit_codes(tmp_path: Path, stub: StubAPI) -> None:
     ids=["options-before-the-command", "options-after-the-command"],
 )
 def test_common_options_count_before_or_after_the_command(
-    tmp_path: Path, stub: StubAPI, order: tuple[str, ...]
+    tmp_path: Path, stub: HttpStub, order: tuple[str, ...]
 ) -> None:
     path = write(tmp_path, base_config(stub.url))
     result = run_alertd(*(arg.format(path=path) for arg in order), cwd=tmp_path)
@@ -353,9 +375,9 @@ def test_usage_error_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("status", [200, 401])
-def test_check_never_shows_the_api_key(tmp_path: Path, stub: StubAPI, status: int) -> None:
+def test_check_never_shows_the_api_key(tmp_path: Path, stub: HttpStub, status: int) -> None:
     if status != 200:
-        stub.reply(PATHS["browser7"], {"error": "Unauthorized"}, status=status)
+        stub.answer(PATHS["browser7"], Reply.json({"error": "Unauthorized"}, status=status))
     config = base_config(stub.url)
     config["providers"]["b7"]["api_key"] = SENTINEL
     path = write(tmp_path, config)

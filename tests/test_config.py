@@ -15,10 +15,10 @@ import pytest
 from support.cli import run_alertd
 from support.configs import load_text, problems_of, scrub_alertd_env, write_config
 
-from alertd import loader
-from alertd.config_types import Threshold
+from alertd.config import loader
+from alertd.config.loader import find_config, load
+from alertd.core.rules import Threshold
 from alertd.errors import ConfigError
-from alertd.loader import find_config, load
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "config.example.yaml"
@@ -645,7 +645,8 @@ def test_leading_zero_is_decimal_not_octal(tmp_path: Path) -> None:
 def test_listen_is_validated_at_load(tmp_path: Path, listen: str, expected: str) -> None:
     text = one_provider("type: browser7\napi_key: k") + f"http:\n  listen: '{listen}'\n"
     [line] = problems_of(tmp_path, text)
-    assert line.startswith(f"{tmp_path / 'config.yaml'}: http: listen: ") and expected in line
+    assert line.startswith(f"{tmp_path / 'config.yaml'}: http: listen: ")
+    assert expected in line
 
 
 @pytest.mark.parametrize("listen", ["9464", ":9464", "127.0.0.1:9464", "[::1]:9464", "db-1:80"])
@@ -655,7 +656,7 @@ def test_listen_forms_that_load(tmp_path: Path, listen: str) -> None:
 
 
 def test_config_does_not_import_the_listener() -> None:
-    import alertd.config as config_module
+    import alertd.config.model as config_module
 
     source = Path(config_module.__file__).read_text(encoding="utf-8")
     assert "alertd.listener" not in source

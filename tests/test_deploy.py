@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from alertd.config_types import parse_listen
+from alertd.config.loader import load
+from alertd.config.types import parse_listen
 from alertd.errors import ConfigError
-from alertd.loader import load
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"

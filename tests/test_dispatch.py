@@ -1,28 +1,34 @@
 """Dispatcher against a real webhook receiver on 127.0.0.1, through Apprise `json://` URLs.
 
-The receiver answers each path from a script of status codes (then 200) and keeps every
-JSON payload it was sent. Backoff goes through an injected fake sleep that only records
-the delays (or holds them until the test releases it), and the jitter through a random
-source that always draws the top of its range, so nothing here waits and delays are exact.
+The receiver (the tests' one HTTP stub, as a webhook) answers each path from a script of
+status codes (then 200) and keeps every JSON payload it was sent. Backoff goes through an
+injected fake sleep that only records the delays (or holds them until the test releases it),
+and the jitter through a random source that always draws the top of its range, so nothing
+here waits and delays are exact.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from support.http_stub import HttpStub, SilentServer, webhook_stub
 
-from alertd.config import NotifierConfig
-from alertd.notify.dispatch import READ_TIMEOUT_S, Dispatcher, Outcome, RetryPolicy
-from alertd.notify.render import Message
+from alertd.config.model import NotifierConfig
+from alertd.core.render import Message
+from alertd.notify.dispatch import (
+    READ_TIMEOUT_S,
+    Dispatcher,
+    Outcome,
+    RetryPolicy,
+    apprise_target,
+)
 
 MESSAGE = Message(
     title="[CRITICAL] browser7-prod: balance $4.50 (450 renders) fell below critical threshold",
@@ -31,62 +37,13 @@ MESSAGE = Message(
 )
 
 
-class Receiver:
-    """A webhook endpoint: `script(path, 500, 500)` makes the next two POSTs there fail."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._scripts: dict[str, list[int]] = {}
-        self._received: list[tuple[str, dict[str, Any]]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                payload = json.loads(self.rfile.read(length) or b"{}")
-                with receiver._lock:
-                    receiver._received.append((self.path, payload))
-                    script = receiver._scripts.get(self.path, [])
-                    status = script.pop(0) if script else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def url(self, path: str) -> str:
-        host, port = self._server.server_address[:2]
-        return f"json://{host}:{port}{path}"
-
-    def script(self, path: str, *statuses: int) -> None:
-        with self._lock:
-            self._scripts[path] = list(statuses)
-
-    def received(self, path: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [payload for seen, payload in self._received if seen == path]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpStub]:
+    """A webhook endpoint: `script(path, 500, 500)` makes the next two POSTs there fail."""
     for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    server = Receiver()
-    yield server
-    server.close()
+    with webhook_stub() as server:
+        yield server
 
 
 class FakeSleep:
@@ -155,9 +112,9 @@ async def settle() -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_delivered_on_the_first_try(receiver: Receiver) -> None:
+async def test_delivered_on_the_first_try(receiver: HttpStub) -> None:
     sleep, failures = FakeSleep(), Failures()
-    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep)
+    sender = dispatcher({"ops": [receiver.json_url("/ops")]}, sleep)
 
     assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is Outcome.SENT
 
@@ -165,10 +122,10 @@ async def test_delivered_on_the_first_try(receiver: Receiver) -> None:
     assert (sleep.delays, failures.count) == ([], 0)
 
 
-async def test_two_server_errors_then_delivered_on_the_third_attempt(receiver: Receiver) -> None:
+async def test_two_server_errors_then_delivered_on_the_third_attempt(receiver: HttpStub) -> None:
     receiver.script("/ops", 500, 500)
     sleep, failures = FakeSleep(), Failures()
-    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep)
+    sender = dispatcher({"ops": [receiver.json_url("/ops")]}, sleep)
 
     assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is Outcome.SENT
 
@@ -177,10 +134,10 @@ async def test_two_server_errors_then_delivered_on_the_third_attempt(receiver: R
     assert failures.count == 2
 
 
-async def test_every_attempt_failing_returns_failed(receiver: Receiver) -> None:
+async def test_every_attempt_failing_returns_failed(receiver: HttpStub) -> None:
     receiver.script("/ops", *[503] * 10)
     sleep, failures = FakeSleep(), Failures()
-    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep, attempts=4)
+    sender = dispatcher({"ops": [receiver.json_url("/ops")]}, sleep, attempts=4)
 
     assert await sender.deliver("ops", 0, MESSAGE, on_failure=failures) is Outcome.FAILED
 
@@ -189,12 +146,12 @@ async def test_every_attempt_failing_returns_failed(receiver: Receiver) -> None:
     assert sleep.delays == [1.0, 2.0, 4.0]  # no wait after the last attempt
 
 
-async def test_backoff_is_per_url_so_every_message_waits_for_it(receiver: Receiver) -> None:
+async def test_backoff_is_per_url_so_every_message_waits_for_it(receiver: HttpStub) -> None:
     """A URL answering 500 is tried once per backoff step, however many messages wait for
     it: the step grows with the URL's consecutive failures, across messages."""
     receiver.script("/ops", *[500] * 10)
     sleep = FakeSleep()
-    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep, attempts=2)
+    sender = dispatcher({"ops": [receiver.json_url("/ops")]}, sleep, attempts=2)
 
     outcomes = await asyncio.gather(
         *(sender.deliver("ops", 0, other(f"alert {n}"), key=n) for n in range(3))
@@ -205,10 +162,10 @@ async def test_backoff_is_per_url_so_every_message_waits_for_it(receiver: Receiv
     assert sleep.delays == [1.0, 2.0, 4.0, 8.0, 16.0]  # not 1, 1, 1 for each message
 
 
-async def test_success_resets_the_url_backoff(receiver: Receiver) -> None:
+async def test_success_resets_the_url_backoff(receiver: HttpStub) -> None:
     receiver.script("/ops", 500, 500)
     sleep = FakeSleep()
-    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep)
+    sender = dispatcher({"ops": [receiver.json_url("/ops")]}, sleep)
     assert await sender.deliver("ops", 0, MESSAGE) is Outcome.SENT
     receiver.script("/ops", 500)
     assert await sender.deliver("ops", 0, MESSAGE) is Outcome.SENT
@@ -216,12 +173,12 @@ async def test_success_resets_the_url_backoff(receiver: Receiver) -> None:
 
 
 async def test_a_newer_message_replaces_a_queued_one_with_the_same_key(
-    receiver: Receiver,
+    receiver: HttpStub,
 ) -> None:
     receiver.script("/ops", 500)
     sleep = FakeSleep()
     sleep.hold()
-    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep)
+    sender = dispatcher({"ops": [receiver.json_url("/ops")]}, sleep)
     first = asyncio.create_task(sender.deliver("ops", 0, other("warning"), key="p/balance"))
     await settle()  # its first attempt failed: the URL is in backoff, the message waits
     second = asyncio.create_task(sender.deliver("ops", 0, other("critical"), key="p/balance"))
@@ -233,18 +190,19 @@ async def test_a_newer_message_replaces_a_queued_one_with_the_same_key(
     assert [m["title"] for m in receiver.received("/ops")] == ["warning", "critical"]
 
 
-async def test_a_full_queue_drops_its_oldest_message(receiver: Receiver) -> None:
+async def test_a_full_queue_drops_its_oldest_message(receiver: HttpStub) -> None:
     receiver.script("/ops", 500)
     sleep = FakeSleep()
     sleep.hold()
-    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep, max_queued=2)
+    sender = dispatcher({"ops": [receiver.json_url("/ops")]}, sleep, max_queued=2)
     lane = sender.lane("ops", 0)
     assert lane is not None
     head = asyncio.create_task(sender.deliver("ops", 0, other("head"), key="head"))
     await settle()  # failed once, back at the head of the queue, waiting out the backoff
     later = [asyncio.create_task(sender.deliver("ops", 0, other(f"m{n}"), key=n)) for n in range(2)]
     await settle()
-    assert lane.queued == 2 and lane.dropped == 1
+    assert lane.queued == 2
+    assert lane.dropped == 1
     sleep.release()
 
     assert await head is Outcome.DROPPED
@@ -252,11 +210,11 @@ async def test_a_full_queue_drops_its_oldest_message(receiver: Receiver) -> None
     assert [m["title"] for m in receiver.received("/ops")] == ["head", "m0", "m1"]
 
 
-async def test_close_abandons_waiting_messages_at_once(receiver: Receiver) -> None:
+async def test_close_abandons_waiting_messages_at_once(receiver: HttpStub) -> None:
     receiver.script("/ops", 500)
     sleep = FakeSleep()
     sleep.hold()
-    sender = dispatcher({"ops": [receiver.url("/ops")]}, sleep)
+    sender = dispatcher({"ops": [receiver.json_url("/ops")]}, sleep)
     waiting = asyncio.create_task(sender.deliver("ops", 0, MESSAGE, key="k"))
     await settle()
     sender.close()
@@ -265,10 +223,10 @@ async def test_close_abandons_waiting_messages_at_once(receiver: Receiver) -> No
     assert len(receiver.received("/ops")) == 1
 
 
-async def test_only_the_failing_url_of_a_notifier_is_retried(receiver: Receiver) -> None:
+async def test_only_the_failing_url_of_a_notifier_is_retried(receiver: HttpStub) -> None:
     receiver.script("/flaky", 500)
     sleep = FakeSleep()
-    sender = dispatcher({"team": [receiver.url("/good"), receiver.url("/flaky")]}, sleep)
+    sender = dispatcher({"team": [receiver.json_url("/good"), receiver.json_url("/flaky")]}, sleep)
     assert sender.urls_of("team") == [0, 1]
 
     results = [await sender.deliver("team", index, MESSAGE) for index in (0, 1)]
@@ -300,37 +258,17 @@ async def test_an_unknown_notifier_is_not_delivered() -> None:
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """Accepts connections and never answers a byte: a hung webhook or SMTP server."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield int(server.getsockname()[1])
-    stop.set()
-    thread.join(timeout=5)
-    for conn in held:
-        conn.close()
-    server.close()
+    with SilentServer() as server:
+        yield server.port
 
 
 async def test_a_hung_url_is_abandoned_at_its_deadline_and_delays_no_other(
-    receiver: Receiver, silent_server: int
+    receiver: HttpStub, silent_server: int
 ) -> None:
     sleep = FakeSleep()
     hung_url = f"json://127.0.0.1:{silent_server}/hook"
     sender = dispatcher(
-        {"hung": [hung_url], "ops": [receiver.url("/ops")]}, sleep, attempts=1, deadline=1.5
+        {"hung": [hung_url], "ops": [receiver.json_url("/ops")]}, sleep, attempts=1, deadline=1.5
     )
     started = time.monotonic()
     hung = asyncio.create_task(sender.deliver("hung", 0, MESSAGE))
@@ -344,19 +282,17 @@ async def test_a_hung_url_is_abandoned_at_its_deadline_and_delays_no_other(
     assert healthy_after < 1.5, f"the healthy URL waited {healthy_after:.1f}s"
     assert 1.4 < hung_after < 5, f"the hung send was abandoned after {hung_after:.1f}s"
     sends = [t for t in threading.enumerate() if t.name.startswith("notify hung[0]")]
-    assert sends and all(t.daemon for t in sends)  # left behind, never joined at exit
+    assert sends
+    assert all(t.daemon for t in sends)  # left behind, never joined at exit
 
 
 def test_the_read_timeout_is_raised_unless_the_url_sets_its_own() -> None:
     """Apprise's 4 s read timeout counted a webhook answering in 5 s as failed: it got the
     same alert again and again."""
-    sender = Dispatcher(
-        {
-            "a": NotifierConfig(urls=["json://127.0.0.1:9/a"]),
-            "b": NotifierConfig(urls=["json://127.0.0.1:9/b?rto=2.5"]),
-        }
-    )
-    timeouts = {name: [p.socket_read_timeout for p in sender._targets[(name, 0)]] for name in "ab"}
+    urls = {"a": "json://127.0.0.1:9/a", "b": "json://127.0.0.1:9/b?rto=2.5"}
+    timeouts = {
+        name: [p.socket_read_timeout for p in apprise_target(url)] for name, url in urls.items()
+    }
     assert timeouts == {"a": [READ_TIMEOUT_S], "b": [2.5]}
 
 
@@ -396,7 +332,6 @@ def test_sends_through_one_url_are_spaced_at_most_a_second() -> None:
     """Apprise's default 5.5 s spacing held five simultaneous email alerts back for 22 s."""
 
     url = "mailto://user:pass@127.0.0.1:8025?from=a@example.com&to=ops@example.com&mode=insecure"
-    dispatcher = Dispatcher({"mail": NotifierConfig(urls=[url])})
-    plugins = [plugin for target in dispatcher._targets.values() for plugin in target]
+    plugins = list(apprise_target(url))
     assert [type(p).__name__ for p in plugins] == ["NotifyEmail"]
     assert plugins[0].request_rate_per_sec <= 1.0

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 from hostile.providers_support import https_url, tls_serving
-from support_http import Reply, StubServer
+from support.http_stub import HttpStub, Reply
 
-from alertd.config import ProviderConfig
+from alertd.config.model import ProviderConfig
 from alertd.errors import (
     AuthError,
     ProviderError,
@@ -107,7 +107,7 @@ def assert_no_secret(error: BaseException) -> None:
 @pytest.mark.parametrize("kind", KINDS, ids=str)
 async def test_reading_with_documented_request(
     kind: Kind,
-    stub_server: StubServer,
+    stub_server: HttpStub,
     http_client: HttpClient,
     fixture_bytes: FixtureBytes,
 ) -> None:
@@ -254,7 +254,7 @@ FAILURES = {
 @pytest.mark.parametrize("case", FAILURES)
 @pytest.mark.parametrize("kind", KINDS, ids=str)
 async def test_failure_is_reported_with_its_reason(
-    kind: Kind, case: str, stub_server: StubServer, http_client: HttpClient
+    kind: Kind, case: str, stub_server: HttpStub, http_client: HttpClient
 ) -> None:
     failure = FAILURES[case]
     stub_server.answer(PREFIX + kind.path, failure.reply)
@@ -292,7 +292,7 @@ async def test_connection_refused(kind: Kind, closed_port: int, http_client: Htt
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_body_of_exactly_the_cap_is_read(
-    chunked: bool, stub_server: StubServer, http_client: HttpClient
+    chunked: bool, stub_server: HttpStub, http_client: HttpClient
 ) -> None:
     head, tail = b'{"totalBalanceCents": 1700, "pad": "', b'"}'
     body = head + b" " * (MAX_BODY_BYTES - len(head) - len(tail)) + tail
@@ -303,7 +303,7 @@ async def test_body_of_exactly_the_cap_is_read(
 
 
 async def test_decaptcha_failure_inside_a_200(
-    stub_server: StubServer, http_client: HttpClient, fixture_bytes: FixtureBytes
+    stub_server: HttpStub, http_client: HttpClient, fixture_bytes: FixtureBytes
 ) -> None:
     """DeCaptcha reports a bad key as `isSuccess: false, statusCode: 401`, maybe with HTTP 200."""
     stub_server.answer("/api/balance", Reply(body=fixture_bytes("decaptcha", "unauthorized")))
@@ -314,7 +314,7 @@ async def test_decaptcha_failure_inside_a_200(
 
 
 async def test_decaptcha_echoed_key_is_not_repeated(
-    stub_server: StubServer, http_client: HttpClient
+    stub_server: HttpStub, http_client: HttpClient
 ) -> None:
     body = (
         b'{"isSuccess": false, "statusCode": 401, "data": null,'
@@ -329,7 +329,7 @@ async def test_decaptcha_echoed_key_is_not_repeated(
 
 
 async def test_hanging_provider_does_not_hold_up_the_others(
-    stub_server: StubServer, http_client: HttpClient, fixture_bytes: FixtureBytes
+    stub_server: HttpStub, http_client: HttpClient, fixture_bytes: FixtureBytes
 ) -> None:
     """All six polled at once on the shared client: one hangs, the rest read on time."""
     hanging, *healthy = KINDS
@@ -357,7 +357,7 @@ async def test_hanging_provider_does_not_hold_up_the_others(
 
 
 async def test_client_survives_failures(
-    stub_server: StubServer, http_client: HttpClient, fixture_bytes: FixtureBytes
+    stub_server: HttpStub, http_client: HttpClient, fixture_bytes: FixtureBytes
 ) -> None:
     """After a refused oversized body and a timeout, the same client still reads normally."""
     kind = KINDS[1]
@@ -379,7 +379,7 @@ async def test_client_survives_failures(
 
 
 async def test_a_forgotten_provider_pool_is_closed_and_others_keep_theirs(
-    stub_server: StubServer, http_client: HttpClient, fixture_bytes: FixtureBytes
+    stub_server: HttpStub, http_client: HttpClient, fixture_bytes: FixtureBytes
 ) -> None:
     """A reload that removes a provider releases its pool; the others are untouched."""
     browser7, youcom = KINDS[0], KINDS[1]
@@ -410,7 +410,7 @@ async def test_a_forgotten_provider_pool_is_closed_and_others_keep_theirs(
 async def test_accepted_encodings_are_decoded(
     coding: str,
     wbits: int | None,
-    stub_server: StubServer,
+    stub_server: HttpStub,
     http_client: HttpClient,
     fixture_bytes: FixtureBytes,
 ) -> None:
@@ -426,7 +426,7 @@ async def test_accepted_encodings_are_decoded(
 
 
 async def test_gzip_body_decoding_to_exactly_the_cap_is_read(
-    stub_server: StubServer, http_client: HttpClient
+    stub_server: HttpStub, http_client: HttpClient
 ) -> None:
     head, tail = b'{"totalBalanceCents": 1700, "pad": "', b'"}'
     body = head + b" " * (MAX_BODY_BYTES - len(head) - len(tail)) + tail
@@ -436,7 +436,7 @@ async def test_gzip_body_decoding_to_exactly_the_cap_is_read(
 
 
 async def test_error_status_is_reported_before_the_body_is_decoded(
-    stub_server: StubServer, http_client: HttpClient
+    stub_server: HttpStub, http_client: HttpClient
 ) -> None:
     """A 503 whose body is not valid gzip is still "provider unavailable (HTTP 503)"."""
     stub_server.answer(
@@ -463,7 +463,7 @@ async def test_self_signed_certificate_is_reported_as_tls(
 
 
 async def test_plain_http_spoken_to_a_tls_port_is_not_a_refusal(
-    stub_server: StubServer, http_client: HttpClient, tmp_path: Path
+    stub_server: HttpStub, http_client: HttpClient, tmp_path: Path
 ) -> None:
     """https:// to a plain-HTTP server: a TLS failure, named as such."""
     provider = provider_for(KINDS[0], stub_server.url.replace("http://", "https://"))

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from support.daemon import write_config
-from support_http import Reply, StubServer
+from support.http_stub import HttpStub, Reply
 
+from alertd.config.loader import load
+from alertd.core.model import Severity
 from alertd.engine import Engine
 from alertd.http import HttpClient
-from alertd.loader import load
-from alertd.model import Severity
 from alertd.notify.dispatch import Dispatcher
 
 START = datetime(2026, 3, 29, 17, 50, tzinfo=UTC)
@@ -37,7 +37,7 @@ class Clock:
 
 @pytest.fixture
 async def engine(
-    stub_server: StubServer, http_client: HttpClient, tmp_path: Path
+    stub_server: HttpStub, http_client: HttpClient, tmp_path: Path
 ) -> AsyncIterator[tuple[Engine, Clock]]:
     config = write_config(
         tmp_path / "config.yaml",
@@ -56,12 +56,12 @@ async def engine(
 async def poll_at(engine: Engine, clock: Clock, minutes: int) -> tuple[int, Severity, str]:
     clock.now = START + timedelta(minutes=minutes)
     await engine.poll_provider("limited")
-    fetch = engine.checks["limited"]["fetch"]
+    fetch = engine.checks()["limited"]["fetch"]
     return fetch.failures, fetch.severity, fetch.detail
 
 
 async def test_a_day_of_retry_after_is_capped_and_counted(
-    engine: tuple[Engine, Clock], stub_server: StubServer
+    engine: tuple[Engine, Clock], stub_server: HttpStub
 ) -> None:
     eng, clock = engine
     stub_server.answer(PATH, LIMITED)
@@ -80,7 +80,7 @@ async def test_a_day_of_retry_after_is_capped_and_counted(
 
 
 async def test_a_short_retry_after_defers_nothing_past_it(
-    engine: tuple[Engine, Clock], stub_server: StubServer
+    engine: tuple[Engine, Clock], stub_server: HttpStub
 ) -> None:
     eng, clock = engine
     stub_server.answer(PATH, Reply(status=429, headers={"Retry-After": "30"}))
@@ -91,7 +91,7 @@ async def test_a_short_retry_after_defers_nothing_past_it(
 
 
 async def test_an_unreadable_retry_after_defers_nothing(
-    engine: tuple[Engine, Clock], stub_server: StubServer
+    engine: tuple[Engine, Clock], stub_server: HttpStub
 ) -> None:
     """`8_6_3_9_9` used to be read as 86399 s (float() accepts underscores)."""
     eng, clock = engine

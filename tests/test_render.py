@@ -1,9 +1,9 @@
 """Golden texts of every kind of notification: what a person reads in Slack or in a mailbox.
 
-Each scenario builds the `Alert` the engine would build (the reading from the provider's
-real adapter, detail and threshold from `evaluate`) and compares `render()` with
-tests/golden/<scenario>.txt: the title, a blank line, the body, a blank line, the Apprise
-notify type. After an intended change of wording, regenerate with
+Each scenario is a short history of polls fed through the real core (`step`, with the
+provider's real adapter reading each body); the notification the last poll produces is
+rendered and compared with tests/golden/<scenario>.txt: the title, a blank line, the body,
+a blank line, the Apprise notify type. After an intended change of wording, regenerate with
 
     ALERTD_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_render.py
 
@@ -20,14 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.core import ONCALL, OPS, poll
 
-from alertd.config import ProviderConfig
-from alertd.evaluate import BALANCE, FETCH, evaluate
-from alertd.model import Reading, Severity
-from alertd.notify.render import Alert, Message, probe_message, render
+from alertd.config.model import ProviderConfig
+from alertd.core.evaluate import BALANCE, FETCH
+from alertd.core.model import Reading, Severity
+from alertd.core.render import Message, probe_message, render
+from alertd.core.rules import Destination
+from alertd.core.state import Reason
+from alertd.core.step import Notification, ProviderState
+from alertd.errors import AuthError, ProviderError, UnavailableError
 from alertd.providers import build
 from alertd.providers.base import decode_json
-from alertd.state import Reason
 
 GOLDEN = Path(__file__).parent / "golden"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -59,7 +63,7 @@ def _youcom(cents: str) -> str:
 
 
 def _lobstr(consumed: int, unpaid: bool = False) -> dict[str, Any]:
-    documented = json.loads((FIXTURES / "lobstr" / "balance.json").read_text())
+    documented: dict[str, Any] = json.loads((FIXTURES / "lobstr" / "balance.json").read_text())
     changes = {"consumed": consumed, "has_unpaid_bill": unpaid}
     return documented | changes | {"reset_time": "2026-04-01T00:00:00Z"}
 
@@ -92,7 +96,7 @@ def _decaptcha(text: str) -> dict[str, Any]:
 
 
 PROVIDERS: dict[str, tuple[str, dict[str, Any], Callable[..., Any]]] = {
-    # type: (provider name, thresholds, body builder)
+    # provider type -> (provider name, thresholds, body builder)
     "browser7": ("browser7-prod", {"warning": "20", "critical": "5"}, _browser7),
     "youcom": ("youcom-search", {"warning": "100", "critical": "10"}, _youcom),
     "lobstr": ("lobstr", {"warning": "20%", "critical": "500"}, _lobstr),
@@ -113,13 +117,13 @@ AMOUNTS: dict[str, dict[str, Any]] = {
                   "resolved": "1,250.75"},
 }  # fmt: skip
 
-# reason: (severity told, severity told before, severity held before this poll)
+# reason: (severity told, severity told before)
 TRANSITIONS = {
-    "first": (WARNING, OK, OK),
-    "escalated": (CRITICAL, WARNING, WARNING),
-    "improved": (WARNING, CRITICAL, CRITICAL),
-    "reminder": (WARNING, WARNING, WARNING),
-    "resolved": (OK, WARNING, WARNING),
+    "first": (WARNING, OK),
+    "escalated": (CRITICAL, WARNING),
+    "improved": (WARNING, CRITICAL),
+    "reminder": (WARNING, WARNING),
+    "resolved": (OK, WARNING),
 }
 CRITICAL_REMINDER = {"lobstr", "srtgen"}  # reminded of a critical balance instead
 
@@ -134,104 +138,104 @@ def reading(cfg: ProviderConfig, body: Any, when: datetime = NOW) -> Reading:
     return build("x", cfg).parse(decode_json(raw.encode()), when)
 
 
-def alert(
+History = list[tuple[timedelta, Any]]  # (how long before NOW, body or ProviderError)
+
+
+def notified(
     ptype: str,
     check: str,
-    reason: Reason,
-    told: Severity,
-    before: Severity,
-    held: Severity,
-    body: Any,
+    history: History,
     cfg: ProviderConfig | None = None,
-) -> Alert:
-    """The Alert the engine builds for one planned notification (see Engine._alert)."""
+    routes: tuple[Destination, ...] = (OPS,),
+    to: str = "ops",
+) -> Notification:
+    """The notification to `to` about `check` that the last poll of `history` produces."""
     cfg = cfg or config(ptype)
-    current = reading(cfg, body)
-    finding = evaluate(current, cfg, {check: held})[check]
-    reminded = reason is Reason.REMINDER
-    return Alert(
-        provider=PROVIDERS[ptype][0],
-        provider_type=ptype,
-        check=check,
-        reason=reason,
-        severity=told,
-        previous=before,
-        detail=finding.detail,
-        now=NOW,
-        reading=current,
-        threshold=finding.threshold if check == BALANCE else None,
-        since=EARLIER if reminded else NOW,
-    )
+    state = ProviderState()
+    sent: tuple[Notification, ...] = ()
+    for before, outcome in history:
+        when = NOW - before
+        if not isinstance(outcome, ProviderError):
+            outcome = reading(cfg, outcome, when)
+        result = poll(state, outcome, cfg, when, routes, name=PROVIDERS[ptype][0])
+        state, sent = result.state, result.notifications
+    [notification] = [n for n in sent if n.check == check and n.destination.notifier == to]
+    return notification
 
 
-def balance_alert(ptype: str, name: str) -> Alert:
-    told, before, held = TRANSITIONS[name]
+# The poll before the one notified, for each reason: which amount it read, how long before.
+BEFORE = {
+    "first": None,
+    "escalated": ("first", timedelta(hours=1)),
+    "improved": ("escalated", timedelta(hours=1)),
+    "reminder": ("reminder", timedelta(hours=4)),  # repeat_interval 4h: reminded now
+    "resolved": ("first", timedelta(hours=1)),
+}
+
+
+def balance_scenario(ptype: str, name: str) -> Notification:
+    body = PROVIDERS[ptype][2]
+    history: History = []
+    step_before = BEFORE[name]
+    if step_before is not None:
+        earlier, before = step_before
+        history.append((before, body(AMOUNTS[ptype][earlier])))
+    history.append((timedelta(0), body(AMOUNTS[ptype][name])))
+    built = notified(ptype, BALANCE, history)
+    told, previous = TRANSITIONS[name]
     if name == "reminder" and ptype in CRITICAL_REMINDER:
-        told, before, held = CRITICAL, CRITICAL, CRITICAL
-    body = PROVIDERS[ptype][2](AMOUNTS[ptype][name])
-    built = alert(ptype, BALANCE, Reason(name), told, before, held, body)
-    assert built.reading is not None
-    finding = evaluate(built.reading, config(ptype), {BALANCE: held})[BALANCE]
-    assert finding.severity == told, f"scenario {ptype}_{name}: amount has the wrong severity"
+        told, previous = CRITICAL, CRITICAL
+    assert (built.reason, built.severity, built.previous) == (Reason(name), told, previous)
     return built
 
 
-def fetch_alert(
-    reason: Reason, told: Severity, detail: str, failures: int, last: Reading | None
-) -> Alert:
-    return Alert(
-        provider="youcom-search",
-        provider_type="youcom",
-        check=FETCH,
-        reason=reason,
-        severity=told,
-        previous=WARNING if told is OK or reason is Reason.REMINDER else OK,
-        detail=detail,
-        now=NOW,
-        reading=last,
-        failures=failures,
-        since=EARLIER if reason is Reason.REMINDER else NOW,
-    )
+UNAVAILABLE = UnavailableError("provider unavailable (HTTP 503)")
+TIMEOUT = UnavailableError("timed out after 10s")
+YOUCOM_OK = _youcom("5000.5")
+SECOND = timedelta(seconds=1)
 
-
-YOUCOM_LAST = reading(config("youcom"), _youcom("5000.5"), NOW - timedelta(hours=1))
-YOUCOM_NOW = reading(config("youcom"), _youcom("5000.5"))
-
-SCENARIOS: dict[str, Alert] = {
-    f"{ptype}_{name}": balance_alert(ptype, name) for ptype in PROVIDERS for name in TRANSITIONS
+SCENARIOS: dict[str, Notification] = {
+    f"{ptype}_{name}": balance_scenario(ptype, name) for ptype in PROVIDERS for name in TRANSITIONS
 }
 SCENARIOS |= {
-    "fetch_cannot_check": fetch_alert(
-        Reason.FIRST, WARNING, "cannot check: provider unavailable (HTTP 503)", 3, YOUCOM_LAST
-    ),
-    "fetch_cannot_check_reminder": fetch_alert(
-        Reason.REMINDER, WARNING, "cannot check: timed out after 10s", 51, YOUCOM_LAST
-    ),
-    "fetch_credentials_rejected_never_checked": fetch_alert(
-        Reason.FIRST, WARNING, "cannot check: credentials rejected (HTTP 401)", 1, None
-    ),
-    "fetch_resolved": fetch_alert(Reason.RESOLVED, OK, "checked successfully", 0, YOUCOM_NOW),
-    "lobstr_unpaid_bill_first": alert(
-        "lobstr", "unpaid_bill", Reason.FIRST, WARNING, OK, OK, _lobstr(1550, unpaid=True)
-    ),
-    "lobstr_unpaid_bill_resolved": alert(
-        "lobstr", "unpaid_bill", Reason.RESOLVED, OK, WARNING, WARNING, _lobstr(1550)
-    ),
-    "srtgen_plan_status_first": alert(
-        "srtgen", "plan_status", Reason.FIRST, WARNING, OK, OK, _srtgen(1250, "past_due")
-    ),
-    "srtgen_storage_reminder": alert(
-        "srtgen", "storage", Reason.REMINDER, WARNING, WARNING, WARNING, _srtgen(1250, usage_gb=9)
-    ),
+    # the third failed poll in a row after an hour-old reading
+    "fetch_cannot_check": notified("youcom", FETCH, [
+        (timedelta(hours=1), YOUCOM_OK), (2 * SECOND, UNAVAILABLE), (SECOND, UNAVAILABLE),
+        (timedelta(0), UNAVAILABLE),
+    ]),
+    # failing since 4h ago (third failure), 51 in a row by now
+    "fetch_cannot_check_reminder": notified("youcom", FETCH, [
+        (timedelta(hours=5), YOUCOM_OK),
+        *[(timedelta(hours=4) + (2 - n) * SECOND, TIMEOUT) for n in range(3)],
+        *[(timedelta(hours=4) * (1 - n / 48), TIMEOUT) for n in range(1, 49)],
+    ]),
+    "fetch_credentials_rejected_never_checked": notified("youcom", FETCH, [
+        (timedelta(0), AuthError("credentials rejected (HTTP 401)")),
+    ]),
+    "fetch_resolved": notified("youcom", FETCH, [
+        (3 * SECOND, UNAVAILABLE), (2 * SECOND, UNAVAILABLE), (SECOND, UNAVAILABLE),
+        (timedelta(0), YOUCOM_OK),
+    ]),
+    "lobstr_unpaid_bill_first": notified("lobstr", "unpaid_bill", [
+        (timedelta(0), _lobstr(1550, unpaid=True)),
+    ]),
+    "lobstr_unpaid_bill_resolved": notified("lobstr", "unpaid_bill", [
+        (timedelta(hours=1), _lobstr(1550, unpaid=True)), (timedelta(0), _lobstr(1550)),
+    ]),
+    "srtgen_plan_status_first": notified("srtgen", "plan_status", [
+        (timedelta(0), _srtgen(1250, "past_due")),
+    ]),
+    "srtgen_storage_reminder": notified("srtgen", "storage", [
+        (timedelta(hours=4), _srtgen(1250, usage_gb=9)), (timedelta(0), _srtgen(1250, usage_gb=9)),
+    ]),
     # $20.50 is above the $20 threshold but not above $21 (recovery_margin 5%): still warning
-    "browser7_reminder_within_recovery_margin": alert(
-        "browser7", BALANCE, Reason.REMINDER, WARNING, WARNING, WARNING, _browser7(2050),
-        cfg=config("browser7", recovery_margin="5%"),
-    ),
+    "browser7_reminder_within_recovery_margin": notified("browser7", BALANCE, [
+        (timedelta(hours=4), _browser7(1900)), (timedelta(0), _browser7(2050)),
+    ], cfg=config("browser7", recovery_margin="5%")),
     # what a `min_severity: critical` notifier hears when critical improves to warning
-    "browser7_resolved_for_critical_only_notifier": alert(
-        "browser7", BALANCE, Reason.RESOLVED, OK, CRITICAL, CRITICAL, _browser7(850)
-    ),
+    "browser7_resolved_for_critical_only_notifier": notified("browser7", BALANCE, [
+        (timedelta(hours=1), _browser7(450)), (timedelta(0), _browser7(850)),
+    ], routes=(OPS, ONCALL), to="oncall"),
 }  # fmt: skip
 
 

@@ -1,25 +1,23 @@
 """The alert state machine (SPEC §3) as plain code: every time is an explicit datetime.
 
-`decide()` is tested as a table; the rest goes through `cycle.advance` / `cycle.plan` /
-`state.record_sent`, the same calls the engine makes around its IO.
+`decide()` is tested as a table; the rest goes through the real `step` and `delivered`
+(tests/support/core.py), the same calls the engine makes around its IO.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from support.core import ONCALL, OPS, at, poll, told
 
-from alertd.config import ProviderConfig
-from alertd.cycle import Destination, advance, plan, policy_of
-from alertd.errors import AuthError, ProviderError, ResponseError, UnavailableError
-from alertd.evaluate import BALANCE, FETCH
-from alertd.model import Reading, Severity
-from alertd.state import (
-    AlertPolicy,
+from alertd.config.model import ProviderConfig
+from alertd.core.evaluate import BALANCE, FETCH
+from alertd.core.model import Severity
+from alertd.core.rules import AlertPolicy, Destination
+from alertd.core.state import (
     CheckState,
     Decision,
     Reason,
@@ -29,26 +27,20 @@ from alertd.state import (
     observe_success,
     record_sent,
 )
+from alertd.core.step import ProviderState, abandoned
+from alertd.errors import AuthError, ProviderError, ResponseError, UnavailableError
 
 OK, WARNING, CRITICAL = Severity.OK, Severity.WARNING, Severity.CRITICAL
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 POLICY = AlertPolicy(repeat_interval=4 * HOUR, notify_resolved=True, failure_threshold=3)
 SILENT_RESOLVE = AlertPolicy(repeat_interval=4 * HOUR, notify_resolved=False, failure_threshold=3)
 NO_REMINDERS = AlertPolicy(repeat_interval=timedelta(0), notify_resolved=True, failure_threshold=3)
 
-OPS = Destination("ops:aaaaaaaaaaaa", "ops", 0, WARNING)
-ONCALL = Destination("oncall:bbbbbbbbbbbb", "oncall", 0, CRITICAL)
-
 NOTHING = Decision(Reason.NONE, deliver=False)
 
 UNAVAILABLE = UnavailableError("provider unavailable (HTTP 503)")
 REJECTED = AuthError("credentials rejected (HTTP 401)")
-
-
-def at(hours: float = 0, seconds: float = 0) -> datetime:
-    return T0 + timedelta(hours=hours, seconds=seconds)
 
 
 def provider(**changes: Any) -> ProviderConfig:
@@ -62,10 +54,6 @@ def provider(**changes: Any) -> ProviderConfig:
         "failure_threshold": 3,
     }
     return ProviderConfig(**(fields | changes))
-
-
-def reading(amount: str, when: datetime) -> Reading:
-    return Reading(Decimal(amount), "USD", when)
 
 
 # -- decide(): one destination, one check ---------------------------------------------------
@@ -200,9 +188,10 @@ def test_observe_failure_counts_to_the_threshold(
     policy = AlertPolicy(4 * HOUR, True, threshold)
     state: CheckState | None = None
     seen = []
-    for poll, error in enumerate(errors):
-        state = observe_failure(state, error, policy, at(poll))
-        assert state.failures == poll + 1
+    for count, error in enumerate(errors):
+        auth = isinstance(error, AuthError)
+        state = observe_failure(state, error.reason, auth, policy, at(count))
+        assert state.failures == count + 1
         assert state.detail == f"cannot check: {error.reason}"
         seen.append(state.severity)
     assert seen == list(severities)
@@ -210,67 +199,68 @@ def test_observe_failure_counts_to_the_threshold(
 
 def test_fetch_since_is_when_it_became_a_warning() -> None:
     state = None
-    for poll in range(5):
-        state = observe_failure(state, UNAVAILABLE, POLICY, at(poll))
+    for hour in range(5):
+        state = observe_failure(state, UNAVAILABLE.reason, False, POLICY, at(hour))
     assert state is not None
     assert (state.severity, state.failures, state.since) == (WARNING, 5, at(2))
 
 
 def test_observe_success_clears_fetch_and_failures() -> None:
     state = None
-    for poll in range(3):
-        state = observe_failure(state, UNAVAILABLE, POLICY, at(poll))
+    for hour in range(3):
+        state = observe_failure(state, UNAVAILABLE.reason, False, POLICY, at(hour))
     cleared = observe_success(state, at(3))
     assert (cleared.severity, cleared.failures, cleared.since) == (OK, 0, at(3))
     assert cleared.detail == "checked successfully"
 
 
-def test_failed_poll_keeps_balance_state_and_plans_only_fetch() -> None:
+def test_failed_poll_keeps_balance_state_and_tells_only_of_fetch() -> None:
     cfg = provider(repeat_interval="1h")
-    checks, _ = advance({}, reading("4.00", at()), None, cfg, at())
-    checks[BALANCE] = record_sent(checks[BALANCE], OPS.key, CRITICAL, at())
-    balance_before = checks[BALANCE]
+    state = poll(ProviderState(), "4.00", cfg, at()).state
+    balance_before = state.checks[BALANCE]
+    assert balance_before.sent[OPS.key] == Sent(CRITICAL, at())
 
-    due = []
-    for poll in (1, 2, 3):  # failures at +1h, +2h, +3h; threshold 3
-        checks, findings = advance(checks, None, UNAVAILABLE, cfg, at(poll))
-        assert findings == {}
-        assert checks[BALANCE] == balance_before  # not resolved, not touched by silence
-        due = plan(checks, [OPS], policy_of(cfg), at(poll), polled_ok=False)
-        if poll < 3:
-            assert due == []
+    result = None
+    for hour in (1, 2, 3):  # failures at +1h, +2h, +3h; threshold 3
+        result = poll(state, UNAVAILABLE, cfg, at(hour))
+        state = result.state
+        assert state.checks[BALANCE] == balance_before  # not resolved, not touched by silence
+        assert state.reading is not None
+        assert state.reading.checked_at == at()
+        if hour < 3:
+            assert result.notifications == ()
 
-    assert [(p.check, p.decision) for p in due] == [(FETCH, Decision(Reason.FIRST, True, WARNING))]
+    assert result is not None
+    assert told(result.notifications) == [("ops", FETCH, "first", WARNING)]
     # The balance reminder is due by the clock, yet a failed poll does not send it.
-    assert decide(CRITICAL, balance_before.sent[OPS.key], OPS.floor, policy_of(cfg), at(3)) == (
+    policy = AlertPolicy(timedelta(hours=1), True, 3)
+    assert decide(CRITICAL, balance_before.sent[OPS.key], OPS.floor, policy, at(3)) == (
         Decision(Reason.REMINDER, True, CRITICAL)
     )
 
 
 def test_success_after_failures_resolves_fetch_and_resets_failures() -> None:
     cfg = provider()
-    checks, _ = advance({}, reading("50", at()), None, cfg, at())
-    for poll in (1, 2, 3):
-        checks, _ = advance(checks, None, UNAVAILABLE, cfg, at(poll))
-    checks[FETCH] = record_sent(checks[FETCH], OPS.key, WARNING, at(3))
+    state = poll(ProviderState(), "50", cfg, at()).state
+    for hour in (1, 2, 3):
+        state = poll(state, UNAVAILABLE, cfg, at(hour)).state
+    assert state.checks[FETCH].sent[OPS.key] == Sent(WARNING, at(3))
 
-    checks, _ = advance(checks, reading("50", at(4)), None, cfg, at(4))
+    result = poll(state, "50", cfg, at(4))
 
-    assert (checks[FETCH].severity, checks[FETCH].failures) == (OK, 0)
-    due = plan(checks, [OPS], policy_of(cfg), at(4), polled_ok=True)
-    assert [(p.check, p.decision) for p in due] == [(FETCH, Decision(Reason.RESOLVED, True, OK))]
+    fetch = result.state.checks[FETCH]
+    assert (fetch.severity, fetch.failures) == (OK, 0)
+    assert told(result.notifications) == [("ops", FETCH, "resolved", OK)]
 
 
 def test_failures_below_threshold_then_success_start_counting_again() -> None:
     cfg = provider()
-    checks: dict[str, CheckState] = {}
-    for poll, outcome in enumerate(["fail", "fail", "50", "fail", "fail"]):
-        if outcome == "fail":
-            checks, _ = advance(checks, None, UNAVAILABLE, cfg, at(poll))
-        else:
-            checks, _ = advance(checks, reading(outcome, at(poll)), None, cfg, at(poll))
-        assert plan(checks, [OPS], policy_of(cfg), at(poll), outcome != "fail") == []
-    assert (checks[FETCH].severity, checks[FETCH].failures) == (OK, 2)
+    state = ProviderState()
+    for hour, outcome in enumerate(["fail", "fail", "50", "fail", "fail"]):
+        result = poll(state, UNAVAILABLE if outcome == "fail" else outcome, cfg, at(hour))
+        state = result.state
+        assert result.notifications == ()
+    assert (state.checks[FETCH].severity, state.checks[FETCH].failures) == (OK, 2)
 
 
 # -- hysteresis, since, duplicates ------------------------------------------------------------
@@ -317,21 +307,21 @@ def test_failures_below_threshold_then_success_start_counting_again() -> None:
 )
 def test_recovery_margin_holds_a_level(margin: str, series: list[tuple[str, Severity]]) -> None:
     cfg = provider(recovery_margin=margin)
-    checks: dict[str, CheckState] = {}
+    state = ProviderState()
     seen = []
-    for poll, (amount, _) in enumerate(series):
-        checks, _ = advance(checks, reading(amount, at(poll)), None, cfg, at(poll))
-        seen.append((amount, checks[BALANCE].severity))
+    for hour, (amount, _) in enumerate(series):
+        state = poll(state, amount, cfg, at(hour)).state
+        seen.append((amount, state.checks[BALANCE].severity))
     assert seen == [(amount, severity) for amount, severity in series]
 
 
 def test_since_moves_only_when_severity_changes() -> None:
     cfg = provider()
-    checks: dict[str, CheckState] = {}
+    state = ProviderState()
     seen = []
-    for poll, amount in enumerate(["50", "40", "19", "18", "17", "4", "3", "30", "31"]):
-        checks, _ = advance(checks, reading(amount, at(poll)), None, cfg, at(poll))
-        seen.append((checks[BALANCE].severity, checks[BALANCE].since))
+    for hour, amount in enumerate(["50", "40", "19", "18", "17", "4", "3", "30", "31"]):
+        state = poll(state, amount, cfg, at(hour)).state
+        seen.append((state.checks[BALANCE].severity, state.checks[BALANCE].since))
     assert seen == [
         (OK, at(0)),
         (OK, at(0)),
@@ -347,33 +337,28 @@ def test_since_moves_only_when_severity_changes() -> None:
 
 def test_detail_follows_the_latest_reading() -> None:
     cfg = provider()
-    checks, _ = advance({}, reading("19", at()), None, cfg, at())
-    checks, _ = advance(checks, reading("18", at(1)), None, cfg, at(1))
-    assert checks[BALANCE].detail == "below warning threshold $20.00"
+    state = poll(ProviderState(), "19", cfg, at()).state
+    state = poll(state, "18", cfg, at(1)).state
+    assert state.checks[BALANCE].detail == "below warning threshold $20.00"
 
 
-def test_record_sent_then_decide_is_silent() -> None:
+def test_a_delivered_alert_is_not_sent_again() -> None:
     cfg = provider()
-    checks, _ = advance({}, reading("19", at()), None, cfg, at())
-    [first] = plan(checks, [OPS], policy_of(cfg), at(), polled_ok=True)
-    assert first.decision == Decision(Reason.FIRST, True, WARNING)
+    first = poll(ProviderState(), "19", cfg, at())
+    assert told(first.notifications) == [("ops", BALANCE, "first", WARNING)]
+    assert first.state.checks[BALANCE].sent[OPS.key] == Sent(WARNING, at())
 
-    checks[BALANCE] = record_sent(checks[BALANCE], OPS.key, WARNING, at())
-
-    assert checks[BALANCE].sent[OPS.key] == Sent(WARNING, at())
-    assert decide(WARNING, checks[BALANCE].sent[OPS.key], WARNING, POLICY, at()) == NOTHING
-    checks, _ = advance(checks, reading("18", at(1)), None, cfg, at(1))
-    assert plan(checks, [OPS], policy_of(cfg), at(1), polled_ok=True) == []
+    assert poll(first.state, "18", cfg, at(1)).notifications == ()
 
 
 def test_undelivered_alert_is_decided_again() -> None:
-    """Nothing recorded (delivery gave up): the next poll plans the same news again."""
+    """Delivery gave up (nothing recorded): the next poll sends the same news again."""
     cfg = provider()
-    checks, _ = advance({}, reading("19", at()), None, cfg, at())
-    assert len(plan(checks, [OPS], policy_of(cfg), at(), polled_ok=True)) == 1
-    checks, _ = advance(checks, reading("18", at(0.1)), None, cfg, at(0.1))
-    [again] = plan(checks, [OPS], policy_of(cfg), at(0.1), polled_ok=True)
-    assert again.decision == Decision(Reason.FIRST, True, WARNING)
+    first = poll(ProviderState(), "19", cfg, at(), deliver=False)
+    [notification] = first.notifications
+    gave_up = abandoned(first.state, notification)
+    again = poll(gave_up, "18", cfg, at(0.1))
+    assert told(again.notifications) == [("ops", BALANCE, "first", WARNING)]
 
 
 def test_record_sent_ok_forgets_the_destination() -> None:
@@ -385,37 +370,28 @@ def test_record_sent_ok_forgets_the_destination() -> None:
 
 # -- whole sequences --------------------------------------------------------------------------
 
-Poll = str | ProviderError  # an amount in USD, or the error a poll ended with
+Outcome = str | ProviderError  # an amount in USD, or the error a poll ended with
 Emitted = tuple[float, str, str, Reason, Severity]  # hour, destination, check, reason, severity
 
 
 def simulate(
-    cfg: ProviderConfig, polls: Sequence[Poll], routes: Sequence[Destination]
+    cfg: ProviderConfig, polls: Sequence[Outcome], routes: Sequence[Destination]
 ) -> tuple[list[Emitted], dict[str, CheckState]]:
-    """Hourly polls through advance + plan; every planned delivery succeeds and is recorded."""
-    checks: dict[str, CheckState] = {}
+    """Hourly polls through the real step; every notification is delivered at once."""
+    state = ProviderState()
     emitted: list[Emitted] = []
     for hour, outcome in enumerate(polls):
-        now = at(hour)
-        if isinstance(outcome, ProviderError):
-            checks, _ = advance(checks, None, outcome, cfg, now)
-        else:
-            checks, _ = advance(checks, reading(outcome, now), None, cfg, now)
-        polled_ok = not isinstance(outcome, ProviderError)
-        for due in plan(checks, routes, policy_of(cfg), now, polled_ok):
-            decision = due.decision
-            if decision.deliver:
-                emitted.append(
-                    (hour, due.destination.notifier, due.check, decision.reason, decision.severity)
-                )
-            checks[due.check] = record_sent(
-                checks[due.check], due.destination.key, decision.severity, now
-            )
-    return emitted, checks
+        result = poll(state, outcome, cfg, at(hour), routes)
+        state = result.state
+        emitted.extend(
+            (hour, n.destination.notifier, n.check, n.reason, n.severity)
+            for n in result.notifications
+        )
+    return emitted, dict(state.checks)
 
 
 def test_a_drain_outage_and_top_up_notify_exactly_per_spec() -> None:
-    polls: list[Poll] = [
+    polls: list[Outcome] = [
         "30",  # 0  ok
         "19",  # 1  warning: first
         "18",  # 2
@@ -453,7 +429,7 @@ def test_a_drain_outage_and_top_up_notify_exactly_per_spec() -> None:
 
 
 def test_with_notify_resolved_off_the_recovery_is_silent_but_remembered() -> None:
-    polls: list[Poll] = ["19", "4", "25", "25", "18"]
+    polls: list[Outcome] = ["19", "4", "25", "25", "18"]
     emitted, checks = simulate(provider(notify_resolved=False), polls, [OPS, ONCALL])
     assert emitted == [
         (0, "ops", BALANCE, Reason.FIRST, WARNING),
@@ -465,7 +441,7 @@ def test_with_notify_resolved_off_the_recovery_is_silent_but_remembered() -> Non
 
 
 def test_credentials_rejected_alerts_at_once_and_only_once() -> None:
-    polls: list[Poll] = ["50", REJECTED, REJECTED, REJECTED, REJECTED, REJECTED, "50"]
+    polls: list[Outcome] = ["50", REJECTED, REJECTED, REJECTED, REJECTED, REJECTED, "50"]
     emitted, _ = simulate(provider(), polls, [OPS, ONCALL])
     assert emitted == [
         (1, "ops", FETCH, Reason.FIRST, WARNING),
@@ -475,7 +451,7 @@ def test_credentials_rejected_alerts_at_once_and_only_once() -> None:
 
 
 def test_hovering_balance_with_margin_does_not_flap() -> None:
-    polls: list[Poll] = ["19.90", "20.10", "19.95", "20.40", "19.80", "20.90", "21.50"]
+    polls: list[Outcome] = ["19.90", "20.10", "19.95", "20.40", "19.80", "20.90", "21.50"]
     emitted, _ = simulate(provider(recovery_margin="5%"), polls, [OPS])
     assert emitted == [
         (0, "ops", BALANCE, Reason.FIRST, WARNING),

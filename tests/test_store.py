@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from alertd.model import Severity
-from alertd.state import CheckState, Sent
+from alertd.core.model import Severity
+from alertd.core.state import CheckState, Sent
 from alertd.store import FORMAT_VERSION, MAX_BYTES, CorruptState, StateFile, decode, encode
 
 T0 = datetime(2026, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
@@ -81,7 +82,8 @@ def test_save_then_load_is_the_same_state(tmp_path: Path) -> None:
     assert states == sample()
     # the restored values are real datetimes and severities, not strings
     restored = states["render-farm"]["balance"]
-    assert restored.since == T0 and restored.since.tzinfo is not None
+    assert restored.since == T0
+    assert restored.since.tzinfo is not None
     assert restored.sent["ops:0123456789ab"].severity is Severity.WARNING
 
 
@@ -151,7 +153,8 @@ def test_crash_mid_write_keeps_the_old_file_whole(
 def test_save_into_a_missing_directory_raises_oserror(tmp_path: Path) -> None:
     """The daemon logs `state_file_write_failed` for this and keeps running."""
     store = StateFile(tmp_path / "gone" / "state.json")
-    with pytest.raises(OSError):
+    # the error names the missing directory, where the temp file was to be made
+    with pytest.raises(OSError, match=re.escape(str(tmp_path / "gone" / ".state.json."))):
         store.save(sample(), T0)
     assert files_in(tmp_path) == []
 
@@ -215,7 +218,8 @@ def test_corrupt_file_is_set_aside_with_its_content(tmp_path: Path, content: byt
     assert states == {}
     aside = tmp_path / "state.json.corrupt-20260315T010203Z"
     assert problem is not None
-    assert str(path) in problem and aside.name in problem
+    assert str(path) in problem
+    assert aside.name in problem
     assert files_in(tmp_path) == [aside.name], "the bad file must be renamed, not kept in place"
     assert aside.read_bytes() == content, "the evidence must be kept byte for byte"
 
@@ -240,7 +244,9 @@ def test_unreadable_path_is_reported_and_left_alone(tmp_path: Path) -> None:
     path.mkdir()
     states, problem = StateFile(path).load(LOADED_AT)
     assert states == {}
-    assert problem is not None and "cannot read" in problem and str(path) in problem
+    assert problem is not None
+    assert "cannot read" in problem
+    assert str(path) in problem
     assert path.is_dir()
 
 
@@ -328,7 +334,9 @@ def test_hostile_json_is_corrupt_not_a_crash(tmp_path: Path, raw: bytes, reason:
     path.write_bytes(raw)
     states, problem = StateFile(path).load(LOADED_AT)
     assert states == {}
-    assert problem is not None and reason in problem and "set aside as" in problem
+    assert problem is not None
+    assert reason in problem
+    assert "set aside as" in problem
     assert not path.exists()
 
 
@@ -336,9 +344,13 @@ def test_a_fifo_or_oversized_state_file_is_set_aside_without_blocking(tmp_path: 
     fifo = tmp_path / "state.json"
     os.mkfifo(fifo)
     states, problem = StateFile(fifo).load(LOADED_AT)  # before: blocked for ever
-    assert states == {} and problem is not None and "not a regular file (a FIFO)" in problem
+    assert states == {}
+    assert problem is not None
+    assert "not a regular file (a FIFO)" in problem
     big = tmp_path / "big.json"
     with big.open("wb") as handle:
         handle.truncate(MAX_BYTES + 1)
     states, problem = StateFile(big).load(LOADED_AT)
-    assert states == {} and problem is not None and "larger than 32 MiB" in problem
+    assert states == {}
+    assert problem is not None
+    assert "larger than 32 MiB" in problem

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from alertd.config import ProviderConfig
-from alertd.evaluate import BALANCE, evaluate
-from alertd.model import Money, Reading, Severity, Signal
-from alertd.units import format_amount, format_money
+from alertd.config.model import ProviderConfig
+from alertd.config.rules import levels_of
+from alertd.core.evaluate import BALANCE, evaluate
+from alertd.core.format import format_amount, format_money
+from alertd.core.model import Money, Reading, Severity, Signal
+from alertd.core.rules import Levels
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OK, WARNING, CRITICAL = Severity.OK, Severity.WARNING, Severity.CRITICAL
@@ -63,9 +65,9 @@ def test_money_without_second_unit_is_just_the_amount() -> None:
 # -- evaluate: helpers -----------------------------------------------------------------------
 
 
-def policy(provider_type: str = "browser7", **keys: Any) -> ProviderConfig:
-    """A provider's policy as the config file would give it (strings parsed the same way)."""
-    return ProviderConfig.model_validate({"type": provider_type, "api_key": "k", **keys})
+def policy(provider_type: str = "browser7", **keys: Any) -> Levels:
+    """A provider's levels as the config file would give them (strings parsed the same way)."""
+    return levels_of(ProviderConfig.model_validate({"type": provider_type, "api_key": "k", **keys}))
 
 
 def usd(amount: str, **extra: Any) -> Reading:
@@ -84,7 +86,7 @@ def credits(amount: str, capacity: str | None = "10000", **extra: Any) -> Readin
     return Reading(amount=Decimal(amount), unit="credits", checked_at=NOW, capacity=cap, **extra)
 
 
-def severity(reading: Reading, cfg: ProviderConfig, previous: Severity | None = None) -> Severity:
+def severity(reading: Reading, cfg: Levels, previous: Severity | None = None) -> Severity:
     prev = None if previous is None else {BALANCE: previous}
     return evaluate(reading, cfg, prev)[BALANCE].severity
 

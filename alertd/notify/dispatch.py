@@ -18,12 +18,12 @@ from typing import Any
 import apprise
 from apprise.url import URLBase
 
-from alertd.config import NotifierConfig
+from alertd.config.model import NotifierConfig
+from alertd.core.render import Message
 from alertd.notify.lane import Lane, Outcome
-from alertd.notify.render import Message
-from alertd.notify_urls import fingerprint
+from alertd.notify.urls import fingerprint
 
-__all__ = ["Dispatcher", "Outcome", "RetryPolicy"]
+__all__ = ["Dispatcher", "Outcome", "RetryPolicy", "apprise_target"]
 
 MIN_SPACING_S = 1.0
 # Apprise gives up reading an answer after 4 s: a webhook answering in 5 s got the same alert
@@ -58,8 +58,19 @@ class RetryPolicy:
         return step / 2 + rng.uniform(0, step / 2)
 
 
-def _target(url: str, asset: apprise.AppriseAsset) -> apprise.Apprise:
-    target = apprise.Apprise(asset=asset)
+def _asset() -> apprise.AppriseAsset:
+    return apprise.AppriseAsset(
+        app_id="alertd",
+        app_desc="alertd balance alerts",
+        async_mode=False,  # never Apprise's shared pool: the lane's thread sends
+        service_timeout=0,  # the lane's deadline bounds a send, in the lane's thread
+    )
+
+
+def apprise_target(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.Apprise:
+    """The Apprise object one notifier URL is sent through (its plugins, tuned for alertd:
+    spacing and read timeout); the dispatcher makes one per URL."""
+    target = apprise.Apprise(asset=asset or _asset())
     target.add(url)
     for plugin in target:
         # Apprise spaces sends through one object 5.5 s apart (for email): five alerts at
@@ -94,22 +105,15 @@ class Dispatcher:
         max_queued: int = MAX_QUEUED,
     ) -> None:
         self.retry = retry or RetryPolicy()
-        asset = apprise.AppriseAsset(
-            app_id="alertd",
-            app_desc="alertd balance alerts",
-            async_mode=False,  # never Apprise's shared pool: the lane's thread sends
-            service_timeout=0,  # the lane's deadline bounds a send, in the lane's thread
-        )
+        asset = _asset()
         rng = rng or random.Random()
-        self._targets: dict[tuple[str, int], apprise.Apprise] = {}
         self._lanes: dict[tuple[str, int], Lane] = {}
         for name, notifier in notifiers.items():
             for index, url in enumerate(notifier.urls):
                 text = url.get_secret_value()
-                target = self._targets[(name, index)] = _target(text, asset)
                 self._lanes[(name, index)] = Lane(
                     f"{name}[{index}] {fingerprint(text)}",
-                    _sender(target),
+                    _sender(apprise_target(text, asset)),
                     self.retry,
                     deadline=deadline,
                     max_queued=max_queued,

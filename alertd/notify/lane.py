@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from alertd.notify.render import Message
+from alertd.core.render import Message
 from alertd.observability.logging import get_logger
 
 

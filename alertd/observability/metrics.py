@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from alertd.poll import PollResult
-from alertd.state import CheckState
+from alertd.core.model import Poll
+from alertd.core.state import CheckState
 
 
 class Metrics:
@@ -70,19 +71,27 @@ class Metrics:
             "alertd_scheduler_running", "1 while the scheduler runs", registry=r
         )
         self.providers = Gauge("alertd_providers", "Providers configured", registry=r)
+        # The label sets written per provider, so a removed provider's series can be dropped
+        # (prometheus-client has no public way to list a metric's children).
+        self._series: dict[str, set[tuple[Gauge | Counter, tuple[str, ...]]]] = {}
+
+    def _labelled(self, metric: Gauge | Counter, provider: str, *rest: str) -> Any:
+        self._series.setdefault(provider, set()).add((metric, (provider, *rest)))
+        return metric.labels(provider, *rest)
 
     def on_poll(
-        self, provider: str, provider_type: str, result: PollResult, checks: dict[str, CheckState]
+        self, provider: str, provider_type: str, result: Poll, checks: Mapping[str, CheckState]
     ) -> None:
         outcome = "ok" if result.reading is not None else "error"
-        self.polls.labels(provider, outcome).inc()
+        self._labelled(self.polls, provider, outcome).inc()
         self.poll_duration.labels(provider_type).observe(result.duration)
         if result.reading is not None:
             reading = result.reading
-            self.balance.labels(provider, provider_type, reading.unit).set(float(reading.amount))
-            self.last_success.labels(provider).set(result.checked_at.timestamp())
+            balance = self._labelled(self.balance, provider, provider_type, reading.unit)
+            balance.set(float(reading.amount))
+            self._labelled(self.last_success, provider).set(result.checked_at.timestamp())
         for check, state in checks.items():
-            self.severity.labels(provider, check).set(int(state.severity))
+            self._labelled(self.severity, provider, check).set(int(state.severity))
 
     def on_delivery(self, notifier: str, reason: str, ok: bool, seconds: float) -> None:
         self.notifications.labels(notifier, reason, "sent" if ok else "failed").inc()
@@ -90,10 +99,8 @@ class Metrics:
 
     def forget(self, provider: str) -> None:
         """Drops a removed provider's series so that /metrics stops showing it."""
-        for metric in (self.balance, self.severity, self.last_success, self.polls):
-            for labels in list(metric._metrics):  # no public way to list children
-                if labels[0] == provider:
-                    metric.remove(*labels)
+        for metric, labels in self._series.pop(provider, set()):
+            metric.remove(*labels)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alertd.config import ProviderConfig
+from alertd.config.model import ProviderConfig
 from alertd.providers.base import Provider
 from alertd.providers.browser7 import Browser7
 from alertd.providers.decaptcha import DeCaptcha

@@ -10,15 +10,17 @@ import asyncio
 import json
 import re
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
-from alertd.config import ProviderConfig
+from alertd.config.model import ProviderConfig
+from alertd.core.model import Failure, Poll, Reading
 from alertd.errors import (
     AuthError,
     ProviderError,
@@ -27,28 +29,53 @@ from alertd.errors import (
     UnavailableError,
 )
 from alertd.http import KEEPALIVE_EXPIRY, HttpClient
-from alertd.model import Reading
+from alertd.observability.logging import get_logger
 from alertd.providers.body import ACCEPT_ENCODING, read_capped, too_big
 from alertd.text import printable
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
+class SimulatedAccount(Protocol):
+    """What the provider simulator (alertd.demo.scenario) knows of an account it serves."""
+
+    name: str
+    balance: Decimal
+    capacity: Decimal
+    unpaid_bill: bool
+    plan_status: str
+    storage_ratio: Decimal
+
+
 class Provider:
-    """One configured account of one provider type."""
+    """One configured account of one provider type.
+
+    A type is one subclass in one file: where its endpoint is (`path`, `default_base_url`),
+    how it authenticates (`auth_headers`), how its body becomes a Reading (`parse`), which
+    config it accepts (`config_problems`), and what its documented body looks like for a
+    given balance (`simulated_body`, which the simulator of the demo, tests and bench serves).
+    """
 
     type_name: ClassVar[str]
     path: ClassVar[str] = ""
     default_base_url: ClassVar[str | None] = None
     needs_api_key: ClassVar[bool] = True
     reports_capacity: ClassVar[bool] = False
+    accepts_unit: ClassVar[bool] = False  # whether `unit:` may rename what it reports
+    simulated: ClassVar[bool] = True  # the simulator serves it (see simulated_body)
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         self.name = name
         self.config = config
 
     # -- what subclasses say -------------------------------------------------------------
-    def auth_headers(self, api_key: str) -> dict[str, str]:
+    @classmethod
+    def auth_headers(cls, api_key: str) -> dict[str, str]:
+        return {}
+
+    @classmethod
+    def simulated_body(cls, account: SimulatedAccount) -> Any:
+        """The documented response body for `account`'s balance (unless `simulated` is off)."""
         raise NotImplementedError
 
     def parse(self, body: Any, checked_at: datetime) -> Reading:
@@ -58,6 +85,24 @@ class Provider:
     def has_capacity(self) -> bool:
         """Whether readings carry a capacity, so that `N%` thresholds make sense."""
         return self.reports_capacity
+
+    def config_problems(self) -> list[str]:
+        """What is wrong with this account's config for this type, one line per key."""
+        cfg = self.config
+        problems = []
+        if self.default_base_url is None and not cfg.base_url:
+            problems.append(f"base_url: required for type {cfg.type}")
+        if cfg.unit and not self.accepts_unit:
+            problems.append(f"unit: {cfg.type} reports its own unit, which cannot be renamed")
+        if not self.has_capacity():
+            for level in ("warning", "critical"):
+                threshold = getattr(cfg, level)
+                if threshold is not None and threshold.percent:
+                    problems.append(
+                        f"{level}: {threshold} is a percentage, but {cfg.type} reports no"
+                        " capacity to take it of; give an amount in the provider's unit"
+                    )
+        return problems
 
     # -- the shared request ---------------------------------------------------------------
     @property
@@ -73,6 +118,21 @@ class Provider:
         if self.needs_api_key:
             headers.update(self.auth_headers(self.config.api_key_value()))
         return headers
+
+    async def poll(self, client: HttpClient, clock: Callable[[], datetime]) -> Poll:
+        """One poll with every failure turned into a value, never raised: a bug in an
+        adapter costs one poll, never the daemon."""
+        started = time.perf_counter()
+        checked_at = clock()
+        try:
+            reading = await self.fetch(client, checked_at)
+        except ProviderError as exc:
+            return Poll(checked_at, failure=exc.failure(), duration=time.perf_counter() - started)
+        except Exception as exc:
+            get_logger(provider=self.name).exception("poll_crashed")
+            reason = f"internal error while reading the response: {type(exc).__name__}"
+            return Poll(checked_at, failure=Failure(reason), duration=time.perf_counter() - started)
+        return Poll(checked_at, reading=reading, duration=time.perf_counter() - started)
 
     async def fetch(self, client: HttpClient, now: datetime) -> Reading:
         """One poll, bounded as a whole by the provider's timeout (a slow drip included)."""

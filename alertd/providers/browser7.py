@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from alertd.model import Reading
-from alertd.providers.base import Provider, field, number, require_object
+from alertd.core.model import Reading
+from alertd.providers.base import Provider, SimulatedAccount, field, number, require_object
 
 CENTS = Decimal(100)
 
@@ -17,8 +17,23 @@ class Browser7(Provider):
     path = "/v1/account/balance"
     default_base_url = "https://api.browser7.com"
 
-    def auth_headers(self, api_key: str) -> dict[str, str]:
+    @classmethod
+    def auth_headers(cls, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
+
+    @classmethod
+    def simulated_body(cls, account: SimulatedAccount) -> Any:
+        cents = int(account.balance * CENTS)
+        shown = f"${account.balance:,.2f}"
+        return {
+            "totalBalanceCents": cents,
+            "totalBalanceFormatted": shown,
+            "breakdown": {
+                "paid": {"cents": cents, "formatted": shown},
+                "free": {"cents": 0, "formatted": "$0.00"},
+                "bonus": {"cents": 0, "formatted": "$0.00"},
+            },
+        }
 
     def parse(self, body: Any, checked_at: datetime) -> Reading:
         body = require_object(body)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from alertd.core.model import Reading
 from alertd.errors import AuthError, ResponseError
-from alertd.model import Reading
-from alertd.providers.base import Provider, decimal_from_text, require_object
+from alertd.providers.base import Provider, SimulatedAccount, decimal_from_text, require_object
 from alertd.text import printable
 
 
@@ -15,9 +15,20 @@ class DeCaptcha(Provider):
     type_name = "decaptcha"
     path = "/api/balance"
     default_base_url = None  # the docs give no host: base_url is required
+    accepts_unit = True  # the balance is money in the account's currency, USD unless told
 
-    def auth_headers(self, api_key: str) -> dict[str, str]:
+    @classmethod
+    def auth_headers(cls, api_key: str) -> dict[str, str]:
         return {"x-api-key": api_key}
+
+    @classmethod
+    def simulated_body(cls, account: SimulatedAccount) -> Any:
+        return {
+            "isSuccess": True,
+            "statusCode": 200,
+            "errorMessage": None,
+            "data": f"{account.balance:,.2f}",
+        }
 
     def parse(self, body: Any, checked_at: datetime) -> Reading:
         body = require_object(body)

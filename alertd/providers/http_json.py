@@ -16,8 +16,8 @@ from jmespath.exceptions import JMESPathError
 from jmespath.functions import Functions, signature
 from jmespath.parser import ParsedResult
 
+from alertd.core.model import Reading
 from alertd.errors import ResponseError
-from alertd.model import Reading
 from alertd.providers.base import Provider, as_number, decimal_from_text
 
 
@@ -27,6 +27,12 @@ def compile_expression(expression: str) -> ParsedResult:
         return jmespath.compile(expression)
     except JMESPathError as exc:
         raise ValueError(f"invalid JMESPath expression: {exc}") from None
+
+
+def _one_line(message: str) -> str:
+    """JMESPath explains on three lines (message, expression, caret): one line here."""
+    parts = [part.strip() for part in message.splitlines()]
+    return " ".join(part for part in parts if part and set(part) != {"^"})
 
 
 class _DecimalFunctions(Functions):
@@ -74,6 +80,22 @@ def _value(result: Any, what: str) -> Decimal:
 class HttpJson(Provider):
     type_name = "http_json"
     needs_api_key = False
+    accepts_unit = True
+    simulated = False  # its shape is whatever the config says
+
+    def config_problems(self) -> list[str]:
+        problems = super().config_problems()
+        for key in ("path", "expression"):
+            if not getattr(self.config, key):
+                problems.append(f"{key}: required for type http_json")
+        for key in ("expression", "capacity_expression"):
+            expression = getattr(self.config, key)
+            if expression:
+                try:
+                    compile_expression(expression)
+                except ValueError as exc:
+                    problems.append(f"{key}: {_one_line(str(exc))}")
+        return problems
 
     def endpoint_path(self) -> str:
         path = self.config.path or ""

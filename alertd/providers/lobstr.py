@@ -10,9 +10,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from alertd.core.model import Reading, Signal
 from alertd.errors import ResponseError
-from alertd.model import Reading, Signal
-from alertd.providers.base import Provider, as_number, number, require_object
+from alertd.providers.base import Provider, SimulatedAccount, as_number, number, require_object
 from alertd.text import printable
 
 
@@ -22,8 +22,27 @@ class Lobstr(Provider):
     default_base_url = "https://api.lobstr.io"
     reports_capacity = True
 
-    def auth_headers(self, api_key: str) -> dict[str, str]:
+    @classmethod
+    def auth_headers(cls, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Token {api_key}"}
+
+    @classmethod
+    def simulated_body(cls, account: SimulatedAccount) -> Any:
+        return {
+            "id": "price_sim",
+            "object": "plan",
+            "name": "Simulated",
+            "available": int(account.capacity),
+            "consumed": int(account.capacity - account.balance),
+            "bonus_credit": 0,
+            "rollover_credit": 0,
+            "rollover_credit_expires_at": None,
+            "interval": "monthly",
+            "used_slots": 1,
+            "total_available_slots": 20,
+            "has_unpaid_bill": account.unpaid_bill,
+            "reset_time": "2026-12-01T00:00:00Z",
+        }
 
     def parse(self, body: Any, checked_at: datetime) -> Reading:
         body = require_object(body)

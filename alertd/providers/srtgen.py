@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from alertd.core.model import Reading, Signal
 from alertd.errors import ResponseError
-from alertd.model import Reading, Signal
-from alertd.providers.base import Provider, as_number, field, number, require_object
+from alertd.providers.base import (
+    Provider,
+    SimulatedAccount,
+    as_number,
+    field,
+    number,
+    require_object,
+)
 from alertd.text import printable
 
 
@@ -17,8 +24,39 @@ class SrtGen(Provider):
     default_base_url = "https://api.srtgen.com"
     reports_capacity = True
 
-    def auth_headers(self, api_key: str) -> dict[str, str]:
+    @classmethod
+    def auth_headers(cls, api_key: str) -> dict[str, str]:
         return {"x-api-key": api_key}
+
+    @classmethod
+    def simulated_body(cls, account: SimulatedAccount) -> Any:
+        limit = 10 * 1024**3
+        return {
+            "success": True,
+            "user": {"name": "Sim", "email": "sim@example.com"},
+            "credits": {
+                "totalBalance": int(account.balance),
+                "totalMonthlyCredits": int(account.capacity),
+                "extraCredits": 0,
+                "plans": [
+                    {
+                        "id": "starter",
+                        "name": "Starter Plan",
+                        "status": account.plan_status,
+                        "balance": int(account.balance),
+                        "total": int(account.capacity),
+                        "resetTime": "2026-12-01T00:00:00.000Z",
+                    }
+                ],
+            },
+            "storage": {
+                "usage": int(limit * account.storage_ratio),
+                "limit": limit,
+                "formattedUsage": f"{float(account.storage_ratio) * 10:.1f} GB",
+                "formattedLimit": "10 GB",
+            },
+            "updatedAt": "2026-11-21T00:00:00.000Z",
+        }
 
     def parse(self, body: Any, checked_at: datetime) -> Reading:
         body = require_object(body)

@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from alertd.model import Reading
-from alertd.providers.base import Provider, number, require_object
+from alertd.core.model import Reading
+from alertd.providers.base import Provider, SimulatedAccount, number, require_object
 
 
 class YouCom(Provider):
@@ -15,8 +15,20 @@ class YouCom(Provider):
     path = "/v1/billing/account_balance"
     default_base_url = "https://api.you.com"
 
-    def auth_headers(self, api_key: str) -> dict[str, str]:
+    @classmethod
+    def auth_headers(cls, api_key: str) -> dict[str, str]:
         return {"X-API-Key": api_key}
+
+    @classmethod
+    def simulated_body(cls, account: SimulatedAccount) -> Any:
+        cents = account.balance * 100
+        return {
+            "data": {
+                "type": "account",
+                "id": f"acct_{account.name}",
+                "attributes": {"balance": float(cents)},
+            }
+        }
 
     def parse(self, body: Any, checked_at: datetime) -> Reading:
         cents = number(require_object(body), "data.attributes.balance")

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from support.daemon import DaemonProcess, SimulatorThread, daemons, write_config
-from support.receivers import SmtpReceiver, WebhookReceiver, smtp_receiver
+from support.http_stub import HttpStub
+from support.smtp import SmtpReceiver, smtp_receiver
 
-from alertd.simulator import TYPES, Account
+from alertd.demo.simulator import TYPES, Account
 from e2e.fleet import HEALTHY, SMTP_PASSWORD, SMTP_USER, RunDaemon, api_key, watch_every_account
 
 
@@ -34,7 +35,7 @@ def smtp() -> Iterator[SmtpReceiver]:
 
 @pytest.fixture
 def run_daemon(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> Iterator[RunDaemon]:
     """Starts `alertd run` on a config watching every simulated account; waits for the first
     poll of each. Notifiers: `hook` (json:// webhook) and `mail` (mailto:// SMTP)."""

@@ -7,18 +7,34 @@ The simulator, the daemon and the receivers they drive are in tests/support.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import SecretStr
 from support.daemon import DaemonProcess, SimulatorThread
+
+from alertd.config.model import ProviderConfig
+from alertd.demo.simulator import TYPES, Account
+from alertd.providers import REGISTRY
+from alertd.providers.base import decode_json
 
 SMTP_USER = "alertd"
 SMTP_PASSWORD = "SENTINEL-PW-5e0c2a9b"
 SENTINEL = "SENTINEL-"
 
-USD_TYPES = ("browser7", "youcom", "decaptcha")
-CREDIT_TYPES = ("lobstr", "srtgen")
+
+def _unit(kind: str) -> str:
+    """The unit a type's adapter reports, read from its simulated body."""
+    body = json.dumps(Account("x", kind, "k", Decimal(1)).payload()).encode()
+    config = ProviderConfig(type=kind, api_key=SecretStr("k"), base_url="http://127.0.0.1:9")
+    return REGISTRY[kind]("x", config).parse(decode_json(body), datetime.now(UTC)).unit
+
+
+USD_TYPES = tuple(kind for kind in TYPES if _unit(kind) == "USD")
+CREDIT_TYPES = tuple(kind for kind in TYPES if _unit(kind) != "USD")
 
 # (warning, critical) in each provider's unit.
 THRESHOLDS: dict[str, tuple[Decimal, Decimal]] = {

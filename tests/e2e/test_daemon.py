@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 from support.daemon import DaemonProcess, SimulatorThread, wait_until
-from support.receivers import SmtpReceiver, WebhookReceiver
+from support.http_stub import HttpStub
+from support.smtp import SmtpReceiver
 
-from alertd.simulator import TYPES
+from alertd.demo.simulator import TYPES
 from e2e.fleet import CREDIT_TYPES, SENTINEL, SMTP_PASSWORD, USD_TYPES, RunDaemon, api_key
 
 pytestmark = [
@@ -48,7 +49,7 @@ def titles(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def wait_for_webhook(
-    webhook: WebhookReceiver, count: int, notify_type: str | None = None, provider: str = ""
+    webhook: HttpStub, count: int, notify_type: str | None = None, provider: str = ""
 ) -> list[dict[str, Any]]:
     def got() -> list[dict[str, Any]]:
         found = webhook.about(provider) if provider else webhook.messages
@@ -78,13 +79,15 @@ def assert_no_secret(text: str, where: str) -> None:
 
 
 def test_nothing_is_sent_while_all_balances_are_healthy(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon()
     daemon.wait_for_polls(TYPES, 4)
 
-    assert webhook.messages == [] and webhook.rejected == []
-    assert smtp.mails == [] and smtp.logins == []
+    assert webhook.messages == []
+    assert webhook.rejected == []
+    assert smtp.mails == []
+    assert smtp.logins == []
     assert daemon.events(("notification_sent", "notification_failed")) == []
     polls = daemon.events("poll")
     assert {p["provider"] for p in polls} == set(TYPES)
@@ -96,10 +99,11 @@ def test_nothing_is_sent_while_all_balances_are_healthy(
 
 
 def test_warning_escalation_improvement_and_resolution_each_sent_once(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon()
-    assert webhook.messages == [] and smtp.mails == []
+    assert webhook.messages == []
+    assert smtp.mails == []
 
     # Warning: every provider crosses its warning line.
     set_balances(sim, WARNING_BALANCE)
@@ -114,7 +118,8 @@ def test_warning_escalation_improvement_and_resolution_each_sent_once(
         assert "warning threshold" in hooks[0]["title"]
         assert mails[0].subject == hooks[0]["title"]
         assert mails[0].rcpt_tos == ("ops@example.com",)
-    assert len(webhook.messages) == len(TYPES) and len(smtp.mails) == len(TYPES)
+    assert len(webhook.messages) == len(TYPES)
+    assert len(smtp.mails) == len(TYPES)
 
     # What a user reads: the balance in its unit, the threshold, the breakdown.
     browser7 = webhook.about("browser7")[0]
@@ -179,7 +184,8 @@ def test_warning_escalation_improvement_and_resolution_each_sent_once(
         "[RESOLVED] browser7: balance $50.00 (5,000 renders) back above threshold"
     )
     assert "Severity: ok (was warning)" in resolved["message"]
-    assert len(webhook.messages) == 4 * len(TYPES) and len(smtp.mails) == 4 * len(TYPES)
+    assert len(webhook.messages) == 4 * len(TYPES)
+    assert len(smtp.mails) == 4 * len(TYPES)
     assert webhook.rejected == []
     assert len(daemon.events("notification_sent")) == 2 * 4 * len(TYPES)
 
@@ -188,14 +194,15 @@ def test_warning_escalation_improvement_and_resolution_each_sent_once(
 
 
 def test_cannot_check_is_alerted_after_failure_threshold_and_resolved(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon(defaults={"failure_threshold": 2})
 
     sim.control("lobstr", status=500)
     daemon.wait_for("poll_failed", provider="lobstr", failures=1)
     # One failure is below the threshold: nothing yet (the next poll is a second away).
-    assert webhook.about("lobstr") == [] and smtp.about("lobstr") == []
+    assert webhook.about("lobstr") == []
+    assert smtp.about("lobstr") == []
 
     [alert] = wait_for_webhook(webhook, 1, "warning", provider="lobstr")
     assert alert["title"] == (
@@ -211,7 +218,8 @@ def test_cannot_check_is_alerted_after_failure_threshold_and_resolved(
     assert [e.get("failures") for e in log[:first_sent]] == [1, 2], log
 
     daemon.wait_for_polls(["lobstr"], 4)
-    assert len(webhook.about("lobstr")) == 1 and len(smtp.about("lobstr")) == 1
+    assert len(webhook.about("lobstr")) == 1
+    assert len(smtp.about("lobstr")) == 1
     # A failed check is not a resolution of the balance: no balance alert either way.
     assert daemon.events("notification_sent", provider="lobstr", check="balance") == []
 
@@ -226,7 +234,7 @@ def test_cannot_check_is_alerted_after_failure_threshold_and_resolved(
 
 
 def test_rejected_credentials_are_alerted_at_the_first_failed_poll(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon(defaults={"failure_threshold": 3})
 
@@ -239,17 +247,19 @@ def test_rejected_credentials_are_alerted_at_the_first_failed_poll(
     assert "Consecutive failed polls: 1" in alert["message"]
     wait_until(lambda: len(smtp.about("youcom")) == 1, DELIVERY_TIMEOUT, "the 401 mail")
     first = daemon.events("poll_failed", provider="youcom")[0]
-    assert first["failures"] == 1 and "401" in first["error"]
+    assert first["failures"] == 1
+    assert "401" in first["error"]
 
     daemon.wait_for_polls(["youcom"], 3)
-    assert len(webhook.about("youcom")) == 1 and len(smtp.about("youcom")) == 1
+    assert len(webhook.about("youcom")) == 1
+    assert len(smtp.about("youcom")) == 1
 
 
 # -- 6. a hanging provider ----------------------------------------------------------------------
 
 
 def test_a_hanging_provider_does_not_stall_the_others(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon(
         defaults={"timeout": "2s"}, per_provider={"decaptcha": {"failure_threshold": 2}}
@@ -282,7 +292,8 @@ def test_a_hanging_provider_does_not_stall_the_others(
     assert "timed out after 2s" in cannot["message"]
     wait_until(lambda: len(smtp.about("decaptcha")) == 1, DELIVERY_TIMEOUT, "the timeout mail")
     assert sim.accounts["decaptcha"].hang  # still hanging: nothing was resolved by silence
-    assert len(webhook.messages) == 2 and len(smtp.mails) == 2
+    assert len(webhook.messages) == 2
+    assert len(smtp.mails) == 2
 
     # A stop while decaptcha hangs: a hung poll is bounded by its timeout, so the stop is clean.
     daemon.wait_for_polls(["browser7"], 1)
@@ -295,7 +306,7 @@ def test_a_hanging_provider_does_not_stall_the_others(
 
 
 def test_webhook_down_when_alert_fires_gets_it_once_after_recovery(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     daemon = run_daemon()
     webhook.go_down()
@@ -330,7 +341,7 @@ def test_webhook_down_when_alert_fires_gets_it_once_after_recovery(
 
 
 def test_secrets_appear_in_no_output_and_no_notification(
-    run_daemon: RunDaemon, sim: SimulatorThread, webhook: WebhookReceiver, smtp: SmtpReceiver
+    run_daemon: RunDaemon, sim: SimulatorThread, webhook: HttpStub, smtp: SmtpReceiver
 ) -> None:
     # Debug logging is where libraries print credentials; failures are where code echoes them.
     daemon = run_daemon(defaults={"failure_threshold": 1}, extra_args=("--log-level", "debug"))

@@ -1,8 +1,9 @@
 """What the outage tests run against: real servers on 127.0.0.1 and the daemon as a process.
 
-The webhook (Apprise `json://`) is a `ClosableWebhookReceiver`: taking it `down()` CLOSES
-its listening socket, so deliveries meet "connection refused" (not a polite 500); `up()`
-listens again on the same port. Simulators take per-request scripts (`SimulatorThread.script`)
+The webhook (Apprise `json://`) is an `HttpStub` that closes each connection after its
+answer: `stop()` CLOSES its listening socket, so deliveries meet "connection refused" (not a
+polite 500), and no kept-alive connection still takes them; `start()` listens again on the
+same port. Simulators take per-request scripts (`SimulatorThread.script`)
 that set an account's status or balance for the N-th request. Both, and the daemon, are in
 tests/support.
 """
@@ -15,18 +16,15 @@ from pathlib import Path
 
 import pytest
 from support.daemon import DaemonProcess, SimulatorThread, daemons, write_text
-from support.receivers import ClosableWebhookReceiver
+from support.http_stub import HttpStub, webhook_stub
 
-from alertd.simulator import Account
+from alertd.demo.simulator import Account
 
 
 @pytest.fixture
-def webhook() -> Iterator[ClosableWebhookReceiver]:
-    hook = ClosableWebhookReceiver().up()
-    try:
+def webhook() -> Iterator[HttpStub]:
+    with webhook_stub(close_each=True) as hook:
         yield hook
-    finally:
-        hook.down()
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alertd.config import ProviderConfig
+from alertd.config.model import ProviderConfig
+from alertd.core.model import Reading
 from alertd.errors import ProviderError
-from alertd.model import Reading
 from alertd.providers import build
 from alertd.providers.base import Provider, decode_json
 
@@ -153,21 +153,34 @@ def dump(value: Any) -> str:
 
 def outcome(provider: Provider, raw: bytes) -> Reading | ProviderError:
     """decode then parse, as fetch() does; anything but a Reading or a ProviderError escapes."""
+    result: Reading | ProviderError
     try:
-        reading = provider.parse(decode_json(raw), CHECKED_AT)
+        result = provider.parse(decode_json(raw), CHECKED_AT)
     except ProviderError as exc:
-        assert isinstance(exc.reason, str), repr(exc)
-        assert exc.reason.strip(), f"empty reason: {exc!r}"
-        assert KEY not in exc.reason
-        return exc
+        result = exc
+    if isinstance(result, ProviderError):
+        _check_error(result)
+    else:
+        _check_reading(result)
+    return result
+
+
+def _check_error(exc: ProviderError) -> None:
+    assert isinstance(exc.reason, str), repr(exc)
+    assert exc.reason.strip(), f"empty reason: {exc!r}"
+    assert KEY not in exc.reason
+
+
+def _check_reading(reading: Reading) -> None:
     assert isinstance(reading, Reading), repr(reading)
     assert type(reading.amount) is Decimal, repr(reading.amount)
     assert reading.amount.is_finite(), repr(reading.amount)
     if reading.capacity is not None:
-        assert type(reading.capacity) is Decimal and reading.capacity.is_finite()
+        assert type(reading.capacity) is Decimal
+        assert reading.capacity.is_finite()
     for part in reading.breakdown.values():
-        assert type(part) is Decimal and part.is_finite()
-    return reading
+        assert type(part) is Decimal
+        assert part.is_finite()
 
 
 # -- (a) arbitrary JSON values -------------------------------------------------------------------

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from support.daemon import DaemonProcess, SimulatorThread, wait_until
-from support.receivers import ClosableWebhookReceiver as Webhook
+from support.http_stub import HttpStub
 
-from alertd.simulator import Account
+from alertd.demo.simulator import Account
 
 pytestmark = pytest.mark.fault
 
@@ -62,7 +62,7 @@ def longest_failure_run(polls: list[dict[str, Any]]) -> int:
 
 
 def test_notifier_down_then_back_delivers_every_alert_exactly_once(
-    simulator: StartSim, webhook: Webhook, daemon: StartDaemon
+    simulator: StartSim, webhook: HttpStub, daemon: StartDaemon
 ) -> None:
     sim = simulator(
         [
@@ -85,7 +85,7 @@ def test_notifier_down_then_back_delivers_every_alert_exactly_once(
     proc.wait_for_polls([*crossing, "calm"], 1, timeout=30)
     assert webhook.messages == []  # healthy at start: nothing to say
 
-    webhook.down()
+    webhook.stop()
     went_down = time.monotonic()
     assert webhook.refuses_connections()
     sim.set("b7", balance=Decimal("15.00"))
@@ -99,7 +99,7 @@ def test_notifier_down_then_back_delivers_every_alert_exactly_once(
     )
     time.sleep(max(0.0, 5 - (time.monotonic() - went_down)))  # down for ~5 s in all
     assert proc.events("notification_sent") == []
-    webhook.up()
+    webhook.start()
 
     # The retries (1, 2, 4, 8, 16 s) bring each alert through once the receiver is back.
     wait_until(
@@ -133,7 +133,7 @@ def every_other_request_fails(account: Account, n: int) -> None:
 
 
 def test_flapping_provider_alerts_by_failure_threshold(
-    simulator: StartSim, webhook: Webhook, daemon: StartDaemon
+    simulator: StartSim, webhook: HttpStub, daemon: StartDaemon
 ) -> None:
     sim = simulator(
         [
@@ -210,7 +210,7 @@ def hovering(account: Account, n: int) -> None:
 
 
 def test_hovering_balance_warns_once_with_recovery_margin(
-    simulator: StartSim, webhook: Webhook, daemon: StartDaemon
+    simulator: StartSim, webhook: HttpStub, daemon: StartDaemon
 ) -> None:
     sim = simulator(
         [

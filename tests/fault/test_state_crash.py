@@ -28,8 +28,8 @@ import pytest
 from support.daemon import wait_until
 
 import alertd.store
-from alertd.model import Severity
-from alertd.state import CheckState, Sent
+from alertd.core.model import Severity
+from alertd.core.state import CheckState, Sent
 from alertd.store import ProviderStates, StateFile
 
 pytestmark = pytest.mark.fault
@@ -88,47 +88,61 @@ class _FailingHandle:
         return int(self.real.fileno())
 
 
-def fail_at(monkeypatch: pytest.MonkeyPatch, step: str, death: bool) -> list[str]:
-    """Makes `step` of StateFile.save fail; a death also stops the cleanup that follows.
-    Returns the list the failing step appends itself to when it fires."""
-    fired: list[str] = []
-    failure: BaseException = Died(step) if death else OSError(28, "No space left on device")
+class _Fault:
+    """The stand-ins for the functions `StateFile.save` calls, failing at `step`; a death also
+    stops the cleanup that follows. `fired` gets the step appended each time it fires."""
 
-    def error() -> BaseException:
-        fired.append(step)
-        return failure
+    def __init__(self, step: str, death: bool) -> None:
+        self.step, self.death = step, death
+        self.fired: list[str] = []
+        self.failure: BaseException = (
+            Died(step) if death else OSError(28, "No space left on device")
+        )
 
-    def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
-        raise error()
+    def error(self) -> BaseException:
+        self.fired.append(self.step)
+        return self.failure
 
-    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
-        return _FailingHandle(os.fdopen(fd, *args, **kwargs), step, error)
+    def mkstemp(self, *args: Any, **kwargs: Any) -> tuple[int, str]:
+        raise self.error()
 
-    def fsync(fd: int) -> None:
+    def fdopen(self, fd: int, *args: Any, **kwargs: Any) -> Any:
+        return _FailingHandle(os.fdopen(fd, *args, **kwargs), self.step, self.error)
+
+    def fsync(self, fd: int) -> None:
         is_directory = stat.S_ISDIR(os.fstat(fd).st_mode)
-        if (step == "fsync" and not is_directory) or (step == "directory fsync" and is_directory):
-            raise error()
+        if self.step == ("directory fsync" if is_directory else "fsync"):
+            raise self.error()
         os.fsync(fd)
 
-    def replace(*args: Any) -> None:
-        raise error()
+    def replace(self, *args: Any) -> None:
+        raise self.error()
 
-    def unlink(path: Any) -> None:
-        if death:
+    def unlink(self, path: Any) -> None:
+        if self.death:
             raise Died("already dead: the cleanup never runs")
         os.unlink(path)
 
-    overrides: dict[str, Any] = {"unlink": unlink}
-    if step in ("write", "flush"):
-        overrides["fdopen"] = fdopen
-    if step in ("fsync", "directory fsync"):
-        overrides["fsync"] = fsync
-    if step == "os.replace":
-        overrides["replace"] = replace
-    monkeypatch.setattr(alertd.store, "os", _Module(os, overrides))
+    def os_overrides(self) -> dict[str, Any]:
+        """The functions of `os` replaced for this step: unlink always, plus the failing one."""
+        overrides: dict[str, Any] = {"unlink": self.unlink}
+        if self.step in ("write", "flush"):
+            overrides["fdopen"] = self.fdopen
+        if self.step in ("fsync", "directory fsync"):
+            overrides["fsync"] = self.fsync
+        if self.step == "os.replace":
+            overrides["replace"] = self.replace
+        return overrides
+
+
+def fail_at(monkeypatch: pytest.MonkeyPatch, step: str, death: bool) -> list[str]:
+    """Makes `step` of StateFile.save fail; a death also stops the cleanup that follows.
+    Returns the list the failing step appends itself to when it fires."""
+    fault = _Fault(step, death)
+    monkeypatch.setattr(alertd.store, "os", _Module(os, fault.os_overrides()))
     if step == "mkstemp":
-        monkeypatch.setattr(alertd.store, "tempfile", _Module(tempfile, {"mkstemp": mkstemp}))
-    return fired
+        monkeypatch.setattr(alertd.store, "tempfile", _Module(tempfile, {"mkstemp": fault.mkstemp}))
+    return fault.fired
 
 
 class _Module:
@@ -160,13 +174,14 @@ def test_a_crash_at_any_step_leaves_old_or_new(
 
     with monkeypatch.context() as patched:
         fired = fail_at(patched, step, death)
+        raised: BaseException | None = None
         try:
             store.save(new, T0 + timedelta(minutes=1))
         except (OSError, Died) as exc:
-            # Only a directory fsync OSError is swallowed (the file is already in place).
-            assert not (step == "directory fsync" and not death), exc
-        else:
-            assert step == "directory fsync" and not death
+            raised = exc
+    # Only a directory fsync OSError is swallowed (the file is already in place).
+    swallowed = step == "directory fsync" and not death
+    assert (raised is None) == swallowed, raised
     assert fired == [step]
 
     loaded, problem = store.load(LOADED_AT)
@@ -194,8 +209,8 @@ WRITER = """
 import itertools, sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from alertd.model import Severity
-from alertd.state import CheckState, Sent
+from alertd.core.model import Severity
+from alertd.core.state import CheckState, Sent
 from alertd.store import StateFile
 
 path, start, PROVIDERS = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])

@@ -16,8 +16,7 @@ def billion_laughs(levels: int) -> str:
     """`levels` anchors, each a list of ten aliases of the one before: 10**levels strings
     from a few hundred bytes. The last one is a provider's threshold, as a user's typo might."""
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for i in range(1, levels):
-        lines.append(f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]")
+    lines.extend(f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels))
     lines.append(f"providers: {{x: {{type: browser7, api_key: k, warning: *a{levels - 1}}}}}")
     return "\n".join(lines) + "\n"
 

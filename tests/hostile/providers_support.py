@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from support_http import StubServer
+from support.http_stub import HttpStub
 
 BOMB_EXPANDED = 1024**3  # 1 GiB of zeros once decoded
 
@@ -65,22 +65,16 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def tls_serving(directory: Path) -> Iterator[StubServer]:
-    """A `StubServer` speaking HTTPS with a self-signed certificate (so `https://` URL)."""
+def tls_serving(directory: Path) -> Iterator[HttpStub]:
+    """An `HttpStub` speaking HTTPS with a self-signed certificate (so `https://` URL)."""
     cert, key = self_signed_certificate(directory)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = StubServer()
-    httpd = server._httpd
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    server.start()
-    try:
+    with HttpStub(tls=context) as server:
         yield server
-    finally:
-        server.stop()
 
 
-def https_url(server: StubServer) -> str:
+def https_url(server: HttpStub) -> str:
     return server.url.replace("http://", "https://", 1)
 
 

@@ -29,7 +29,7 @@ from support.daemon import (
     write_config,
     write_text,
 )
-from support.receivers import WebhookReceiver
+from support.http_stub import HttpStub
 
 from .config_state_support import billion_laughs, run_measured
 
@@ -40,7 +40,8 @@ def validate(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> An
     path = tmp_path / "config.yaml"
     path.write_text(text, encoding="utf-8")
     result = run_alertd("validate", "-c", str(path), cwd=tmp_path, env=env, timeout=30)
-    assert "Traceback" not in result.output and "internal error" not in result.output, result
+    assert "Traceback" not in result.output, result
+    assert "internal error" not in result.output, result
     assert SENTINEL not in result.output
     return result
 
@@ -61,9 +62,8 @@ def test_billion_laughs_is_refused_in_a_moment_with_little_memory(tmp_path: Path
         assert result.seconds < 10, result.seconds
         assert result.peak_rss_mib < 150, result.peak_rss_mib
         [line] = result.stderr.splitlines()
-        assert line.startswith(f"{path}: line ") and line.endswith(
-            ": aliases expand the document beyond 200,000 values; refused"
-        ), line
+        assert line.startswith(f"{path}: line "), line
+        assert line.endswith(": aliases expand the document beyond 200,000 values; refused"), line
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,8 @@ def test_recursive_or_deeply_nested_yaml_is_one_line(
 ) -> None:
     result = validate(tmp_path, text)
     assert result.code == 1
-    assert len(result.stderr.splitlines()) == 1 and expected in result.stderr, result
+    assert len(result.stderr.splitlines()) == 1, result
+    assert expected in result.stderr, result
 
 
 def test_config_file_that_is_not_a_regular_file_or_too_big_is_refused(tmp_path: Path) -> None:
@@ -119,7 +120,8 @@ def test_api_key_file_is_read_only_from_a_small_regular_file(tmp_path: Path, tar
     assert result.stderr.splitlines() == [
         f"{path}: provider 'lob': api_key_file: cannot read {key}: {reason}"
     ]
-    assert result.peak_rss_mib < 150 and SENTINEL not in result.stderr
+    assert result.peak_rss_mib < 150
+    assert SENTINEL not in result.stderr
 
 
 # -- what a new user hits -------------------------------------------------------------------------
@@ -256,7 +258,8 @@ def test_indentation_mistakes_get_a_hint(tmp_path: Path) -> None:
     outdented = NOTIFIER + "providers:\n  yc:\n    type: youcom\n   api_key: k\n"
     result = validate(tmp_path, outdented)
     assert result.code == 1
-    assert "YAML syntax error" in result.stderr and "check the indentation" in result.stderr
+    assert "YAML syntax error" in result.stderr
+    assert "check the indentation" in result.stderr
 
 
 def test_the_type_value_is_escaped_in_the_error(tmp_path: Path) -> None:
@@ -272,17 +275,17 @@ def test_the_type_value_is_escaped_in_the_error(tmp_path: Path) -> None:
 def slow_invalid_config(sim: SimulatorThread, hook: dict[str, str]) -> str:
     """Thousands of providers (about 3 s to check here), the last one invalid: refused."""
     lines = [f"notifiers:\n  hook: {json.dumps(hook['hook'])}\nproviders:"]
-    for i in range(3000):
-        lines.append(
-            f"  p{i}: {{type: http_json, base_url: 'http://127.0.0.1:9', path: /b,"
-            " expression: 'a.b[0].c', warning: 10, critical: 5, headers: {X-A: b}}"
-        )
+    lines.extend(
+        f"  p{i}: {{type: http_json, base_url: 'http://127.0.0.1:9', path: /b,"
+        " expression: 'a.b[0].c', warning: 10, critical: 5, headers: {X-A: b}}"
+        for i in range(3000)
+    )
     lines.append("  broken: {type: youcom, api_key: k, warning: lots}")
     return "\n".join(lines) + "\n"
 
 
 def test_a_sighup_during_a_reload_is_applied_after_it(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: StartDaemon
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: StartDaemon
 ) -> None:
     sim.account("wallet", "browser7", 100)
     sim.account("late", "youcom", 100)
@@ -312,7 +315,7 @@ def test_a_sighup_during_a_reload_is_applied_after_it(
 def test_a_hostile_reload_is_refused_and_sigterm_still_stops(
     tmp_path: Path,
     sim: SimulatorThread,
-    webhook: WebhookReceiver,
+    webhook: HttpStub,
     spawn: StartDaemon,
     hostile: str,
 ) -> None:
@@ -354,7 +357,7 @@ def test_a_hostile_reload_is_refused_and_sigterm_still_stops(
 
 
 def test_sigterm_ends_the_process_even_while_a_reload_is_stuck(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub
 ) -> None:
     """The old daemon, whose reload blocked opening a FIFO: SIGTERM within 9 s regardless."""
     sim.account("wallet", "browser7", 100)
@@ -376,7 +379,8 @@ def test_sigterm_ends_the_process_even_while_a_reload_is_stuck(
             code = daemon.stop(timeout=9)
         except subprocess.TimeoutExpired:
             pytest.fail("alertd still alive 9 s after SIGTERM")
-        assert code == 0 and time.monotonic() - started < 9
+        assert code == 0
+        assert time.monotonic() - started < 9
 
 
 # -- state files ----------------------------------------------------------------------------------
@@ -414,7 +418,7 @@ CORRUPT_STATES = {
 def test_a_corrupt_state_file_is_set_aside_and_the_daemon_starts(
     tmp_path: Path,
     sim: SimulatorThread,
-    webhook: WebhookReceiver,
+    webhook: HttpStub,
     spawn: StartDaemon,
     case: str,
 ) -> None:
@@ -432,17 +436,16 @@ def test_a_corrupt_state_file_is_set_aside_and_the_daemon_starts(
     daemon.wait_started(["wallet"])  # before: exit 70 at every start for the first three
     unusable = daemon.events("state_file_unusable")
     assert len(unusable) == 1, daemon.tail()
-    assert (
-        reason in unusable[0]["problem"]
-        and "set aside as state.json.corrupt-" in (unusable[0]["problem"])
-    )
+    assert reason in unusable[0]["problem"]
+    assert "set aside as state.json.corrupt-" in unusable[0]["problem"]
     aside = [p for p in tmp_path.iterdir() if p.name.startswith("state.json.corrupt-")]
-    assert len(aside) == 1 and aside[0].read_text(encoding="utf-8") == text
+    assert len(aside) == 1
+    assert aside[0].read_text(encoding="utf-8") == text
     assert daemon.stop() == 0
 
 
 def test_a_future_sent_time_no_longer_suppresses_the_alert(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: StartDaemon
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: StartDaemon
 ) -> None:
     sim.account("wallet", "browser7", 10)  # $10: below the $20 warning
     state = tmp_path / "state.json"

@@ -28,7 +28,7 @@ from support.daemon import (
     wait_until,
     write_config,
 )
-from support.receivers import WebhookReceiver, webhook_receiver
+from support.http_stub import HttpStub, webhook_stub
 
 from hostile.listener_support import (
     IdleFlood,
@@ -62,7 +62,7 @@ def sim() -> Iterator[SimulatorThread]:
 
 
 def test_idle_connection_flood_under_1024_descriptors_does_not_stop_polls_or_alerts(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub
 ) -> None:
     sim.account("wallet", "browser7", 100)
     sim.account("credits", "lobstr", 8000)
@@ -150,7 +150,7 @@ def test_idle_connection_flood_under_1024_descriptors_does_not_stop_polls_or_ale
 
 
 def test_running_out_of_descriptors_neither_spins_nor_floods_the_log(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub
 ) -> None:
     """EMFILE on accept, whatever its cause: here the daemon's soft limit is lowered, while
     it runs, to the descriptors it already holds, and clients keep connecting."""
@@ -195,7 +195,7 @@ def test_running_out_of_descriptors_neither_spins_nor_floods_the_log(
 
 
 def test_twenty_metrics_scrapers_cause_no_false_poll_timeouts(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub
 ) -> None:
     names = [f"acct{i:04d}" for i in range(SCRAPED_PROVIDERS)]
     for name in names:
@@ -248,7 +248,7 @@ def test_twenty_metrics_scrapers_cause_no_false_poll_timeouts(
 def listener(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProcess, int]]:
     """One daemon (one provider) whose listener the request-level tests share."""
     tmp_path = tmp_path_factory.mktemp("listener")
-    with SimulatorThread() as sim, webhook_receiver() as webhook:
+    with SimulatorThread() as sim, webhook_stub() as webhook:
         sim.account("wallet", "browser7", 100)
         port = free_port()
         config = write_config(
@@ -317,16 +317,15 @@ def test_methods_other_than_get_are_405(listener: tuple[DaemonProcess, int], met
 def test_head_answers_without_a_body(listener: tuple[DaemonProcess, int]) -> None:
     _, port = listener
     status, headers, body = get(port, "/healthz", method="HEAD")
-    assert status == 200 and body == b""
+    assert status == 200
+    assert body == b""
     assert int(headers["content-length"]) > 0
 
 
 # -- a taken port ---------------------------------------------------------------------------------
 
 
-def test_a_taken_listen_port_is_one_line_and_exit_1(
-    tmp_path: Path, webhook: WebhookReceiver
-) -> None:
+def test_a_taken_listen_port_is_one_line_and_exit_1(tmp_path: Path, webhook: HttpStub) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

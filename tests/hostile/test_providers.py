@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 from support.cli import Result, run_alertd
 from support.daemon import daemons, wait_until, write_config
-from support.receivers import WebhookReceiver
-from support_http import Reply, StubServer, serving
+from support.http_stub import HttpStub, Reply, serving
 
 from hostile.providers_support import (
     gzip_bomb,
@@ -57,13 +56,13 @@ def assert_no_sentinel(*outputs: str) -> None:
         assert SENTINEL not in output
 
 
-def assert_sentinel_was_sent(server: StubServer, header: str) -> None:
+def assert_sentinel_was_sent(server: HttpStub, header: str) -> None:
     """The secret did travel (so its absence from the output means something)."""
     assert any(SENTINEL in seen.headers.get(header, "") for seen in server.requests)
 
 
 @pytest.fixture
-def provider_server() -> Iterator[StubServer]:
+def provider_server() -> Iterator[HttpStub]:
     with serving() as server:
         yield server
 
@@ -86,7 +85,7 @@ BOMBS = {
 
 @pytest.mark.parametrize("bomb", BOMBS)
 def test_decompression_bomb_costs_no_memory_and_no_one_elses_poll(
-    bomb: str, provider_server: StubServer, webhook: WebhookReceiver, tmp_path: Path
+    bomb: str, provider_server: HttpStub, webhook: HttpStub, tmp_path: Path
 ) -> None:
     coding, build, reason = BOMBS[bomb]
     body = build()
@@ -146,7 +145,7 @@ def test_decompression_bomb_costs_no_memory_and_no_one_elses_poll(
 
 
 def test_a_day_of_retry_after_ends_in_cannot_check(
-    provider_server: StubServer, webhook: WebhookReceiver, tmp_path: Path
+    provider_server: HttpStub, webhook: HttpStub, tmp_path: Path
 ) -> None:
     """Retry-After: 86399 used to defer every poll for a day with no alert (failures stuck at
     1). Deferral is capped at failure_threshold x interval (3 s here) and each deferred poll
@@ -194,7 +193,7 @@ def _check(config: Path, *args: str) -> Result:
 
 
 @pytest.fixture
-def hostile_config(provider_server: StubServer, tmp_path: Path) -> Iterator[Path]:
+def hostile_config(provider_server: HttpStub, tmp_path: Path) -> Iterator[Path]:
     """One healthy provider and one of each hostile answer, the TLS one on its own server."""
     serve = provider_server.answer
     serve("/healthy" + BROWSER7, Reply(body=HEALTHY_BODY))
@@ -258,7 +257,7 @@ EXPECTED = {
 
 
 def test_check_json_names_each_hostile_answer(
-    hostile_config: Path, provider_server: StubServer
+    hostile_config: Path, provider_server: HttpStub
 ) -> None:
     result = _check(hostile_config, "--json")
     rows = {row["provider"]: row for row in json.loads(result.stdout)}

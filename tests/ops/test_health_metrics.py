@@ -26,12 +26,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.daemon import DaemonProcess, SimulatorThread, free_port, wait_until, write_config
-from support.receivers import WebhookReceiver
+from support.http_stub import HttpStub
 
-from alertd.loader import load
+from alertd.config.loader import load
+from alertd.daemon import Daemon
+from alertd.demo.simulator import Account, Simulator
 from alertd.observability.health import STALE_INTERVALS, assess
-from alertd.scheduler import Daemon
-from alertd.simulator import Account, Simulator
 
 Spawn = Callable[[Path], DaemonProcess]
 
@@ -57,7 +57,7 @@ def healthz(port: int) -> tuple[int, dict[str, Any]]:
 @pytest.mark.e2e
 @pytest.mark.parametrize("failure", ["http-500", "hang"])
 def test_healthz_turns_503_naming_a_stale_provider_and_recovers(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn, failure: str
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn, failure: str
 ) -> None:
     sim.account("steady", "browser7", 100)
     sim.account("flaky", "lobstr", 8000)
@@ -77,15 +77,21 @@ def test_healthz_turns_503_naming_a_stale_provider_and_recovers(
 
     status, body = healthz(port)
     assert status == 200, body
-    assert body["status"] == "ok" and body["stale_providers"] == []
+    assert body["status"] == "ok"
+    assert body["stale_providers"] == []
 
     broke_at = time.monotonic()
     if failure == "hang":
         sim["flaky"].hang = True
     else:
         sim["flaky"].status = 500
+
+    def unhealthy() -> tuple[int, dict[str, Any]] | None:
+        answer = healthz(port)
+        return answer if answer[0] == 503 else None
+
     status, body = wait_until(
-        lambda: (lambda s_b: s_b if s_b[0] == 503 else None)(healthz(port)),
+        unhealthy,
         10,
         lambda: f"/healthz 503 ({healthz(port)}):\n{daemon.tail()}",
     )
@@ -94,7 +100,8 @@ def test_healthz_turns_503_naming_a_stale_provider_and_recovers(
     assert time.monotonic() - broke_at > STALE_INTERVALS - 2
     assert body["status"] == "unhealthy"
     assert body["stale_providers"] == ["flaky"]
-    assert "flaky" in body["reason"] and "steady" not in body["reason"]
+    assert "flaky" in body["reason"]
+    assert "steady" not in body["reason"]
     daemon.assert_running()
 
     sim["flaky"].hang = False
@@ -127,7 +134,7 @@ def _poll_listener(port: int, seconds: float) -> list[tuple[float, int, dict[str
 
 @pytest.mark.e2e
 def test_healthz_is_not_ready_until_every_provider_had_its_first_poll(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     sim.account("fast", "browser7", 100)
     sim.account("down", "lobstr", 8000).status = 500  # a failed first poll counts as one
@@ -146,7 +153,8 @@ def test_healthz_is_not_ready_until_every_provider_had_its_first_poll(
     )
     daemon = spawn(config)
     seen = _poll_listener(port, 20)
-    assert seen and seen[-1][1] == 200, f"never ready: {seen[-3:]}\n{daemon.tail()}"
+    assert seen, f"never answered\n{daemon.tail()}"
+    assert seen[-1][1] == 200, f"never ready: {seen[-3:]}\n{daemon.tail()}"
     ready_at = seen[-1][0]
     waiting = [body for _, status, body, _ in seen if status == 503]
     # before: 200 from the first answer, with no balance known yet
@@ -178,7 +186,8 @@ def test_healthz_is_not_ready_until_every_provider_had_its_first_poll(
     daemon.send_signal(signal.SIGHUP)
     daemon.wait_for("reloaded")
     status, body = healthz(port)
-    assert status == 503 and body["waiting_providers"] == ["late"], body
+    assert status == 503, body
+    assert body["waiting_providers"] == ["late"], body
     wait_until(lambda: healthz(port)[0] == 200, 15, lambda: f"ready again: {healthz(port)}")
     assert daemon.polls("late"), daemon.tail()
 
@@ -216,7 +225,7 @@ def _has(families: dict[str, dict[str, Any]], family: str, **labels: str) -> boo
 
 @pytest.mark.e2e
 def test_metrics_expose_balances_severities_counters_and_histograms(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     sim.account("wallet", "browser7", "15.25")
     sim.account("credits", "lobstr", 8000)
@@ -349,7 +358,8 @@ def test_assess_uses_each_providers_own_interval_and_names_every_stale_one() -> 
     last = {n: NOW - 10 * MINUTE for n in intervals}
     verdict = assess(True, intervals, last, {}, NOW)
     assert verdict.stale == ("fast", "fast2")
-    assert "fast, fast2" in verdict.reason and "hourly" not in verdict.reason
+    assert "fast, fast2" in verdict.reason
+    assert "hourly" not in verdict.reason
 
 
 def test_assess_shortens_a_long_list_of_stale_providers() -> None:
@@ -363,7 +373,8 @@ def test_assess_shortens_a_long_list_of_stale_providers() -> None:
 def test_assess_waits_for_the_first_poll_of_each_provider() -> None:
     intervals = {"a": MINUTE, "b": MINUTE, "c": MINUTE}
     verdict = assess(True, intervals, {"a": NOW}, dict.fromkeys(intervals, NOW), NOW, ["c", "b"])
-    assert not verdict.ok and verdict.live
+    assert not verdict.ok
+    assert verdict.live
     assert verdict.waiting == ("b", "c")
     assert verdict.reason == "waiting for the first poll of 2 provider(s): b, c"
     assert verdict.body()["status"] == "starting"
@@ -373,7 +384,8 @@ def test_assess_waits_for_the_first_poll_of_each_provider() -> None:
 
 def test_assess_ignores_waiting_names_no_longer_configured() -> None:
     verdict = assess(True, {"a": MINUTE}, {"a": NOW}, {"a": NOW}, NOW, ["gone"])
-    assert verdict.ok and verdict.waiting == ()
+    assert verdict.ok
+    assert verdict.waiting == ()
 
 
 def test_assess_stale_outranks_waiting() -> None:
@@ -381,7 +393,8 @@ def test_assess_stale_outranks_waiting() -> None:
     intervals = {"a": MINUTE, "b": MINUTE}
     watched = {"a": NOW - 4 * MINUTE, "b": NOW}
     verdict = assess(True, intervals, {}, watched, NOW, ["a", "b"])
-    assert verdict.stale == ("a",) and verdict.body()["status"] == "unhealthy"
+    assert verdict.stale == ("a",)
+    assert verdict.body()["status"] == "unhealthy"
 
 
 def test_assess_stopped_scheduler_is_not_live() -> None:
@@ -393,7 +406,7 @@ def test_assess_stopped_scheduler_is_not_live() -> None:
 # -- Daemon.health() with a stopped scheduler, in process ---------------------------------------
 
 
-def _inprocess_config(tmp_path: Path, sim: Simulator, webhook: WebhookReceiver, port: int) -> Path:
+def _inprocess_config(tmp_path: Path, sim: Simulator, webhook: HttpStub, port: int) -> Path:
     return write_config(
         tmp_path / "config.yaml",
         {
@@ -410,17 +423,14 @@ def _inprocess_config(tmp_path: Path, sim: Simulator, webhook: WebhookReceiver, 
     )
 
 
-def test_daemon_health_before_it_runs_is_unhealthy(
-    tmp_path: Path, webhook: WebhookReceiver
-) -> None:
+def test_daemon_health_before_it_runs_is_unhealthy(tmp_path: Path, webhook: HttpStub) -> None:
     daemon = Daemon(load(_inprocess_config(tmp_path, Simulator(), webhook, free_port())))
     verdict = daemon.health()
-    assert not verdict.ok and verdict.reason == "scheduler is not running"
+    assert not verdict.ok
+    assert verdict.reason == "scheduler is not running"
 
 
-async def test_daemon_health_follows_the_scheduler(
-    tmp_path: Path, webhook: WebhookReceiver
-) -> None:
+async def test_daemon_health_follows_the_scheduler(tmp_path: Path, webhook: HttpStub) -> None:
     sim = Simulator([Account("wallet", "browser7", "key-wallet", Decimal(100))])
     await sim.start()
     port = free_port()
@@ -438,7 +448,10 @@ async def test_daemon_health_follows_the_scheduler(
                 raise AssertionError(f"timed out waiting for {what}")
 
             await until(
-                lambda: daemon.engine is not None and "wallet" in daemon.engine.readings,
+                lambda: (
+                    daemon.engine is not None
+                    and daemon.engine.watches["wallet"].state.reading is not None
+                ),
                 "the first poll",
             )
             assert daemon.health().ok
@@ -448,12 +461,14 @@ async def test_daemon_health_follows_the_scheduler(
                     break
                 except httpx.ConnectError:
                     await asyncio.sleep(0.05)
-            assert response.status_code == 200 and response.json()["status"] == "ok"
+            assert response.status_code == 200
+            assert response.json()["status"] == "ok"
 
             assert daemon.scheduler is not None
             daemon.scheduler.pause()
             verdict = daemon.health()
-            assert not verdict.ok and verdict.reason == "scheduler is not running"
+            assert not verdict.ok
+            assert verdict.reason == "scheduler is not running"
             response = await client.get("/healthz")
             assert response.status_code == 503
             assert response.json() == {

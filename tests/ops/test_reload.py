@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import urllib.request
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from support.daemon import (
     write_config,
     write_text,
 )
-from support.receivers import WebhookReceiver
+from support.http_stub import HttpStub
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +38,12 @@ def reload(daemon: DaemonProcess, event: str = "reloaded") -> dict[str, Any]:
     return answer
 
 
-def titles(webhook: WebhookReceiver, provider: str) -> list[str]:
+def titles(webhook: HttpStub, provider: str) -> list[str]:
     return [m["title"] for m in webhook.about(provider)]
 
 
 def test_reload_applies_changed_providers_and_keeps_the_state_of_the_same_accounts(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     sim.account("tightened", "browser7", 15)  # ok at warning $10; warning at $20
     sim.account("steady", "youcom", 15)  # warning before and after, config unchanged
@@ -75,7 +76,8 @@ def test_reload_applies_changed_providers_and_keeps_the_state_of_the_same_accoun
     write_config(path, providers(20, "3s", "moved-b"), hook)
     answer = reload(daemon)
     assert answer["changed"] == ["tightened", "retuned", "moved"]
-    assert answer["added"] == [] and answer["removed"] == []
+    assert answer["added"] == []
+    assert answer["removed"] == []
     assert answer["unchanged"] == 1
 
     wait_until(lambda: titles(webhook, "tightened"), 10, "the warning under the new threshold")
@@ -97,7 +99,7 @@ def test_reload_applies_changed_providers_and_keeps_the_state_of_the_same_accoun
 
 
 def test_reload_polls_an_added_provider_and_stops_polling_a_removed_one(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     sim.account("keeper", "browser7", 100)
     sim.account("leaver", "youcom", 100)
@@ -119,8 +121,10 @@ def test_reload_polls_an_added_provider_and_stops_polling_a_removed_one(
     joiner = sim.provider("joiner", warning="20%", critical=500)
     write_config(path, {"keeper": keeper, "joiner": joiner}, hook, http=http)
     answer = reload(daemon)
-    assert answer["added"] == ["joiner"] and answer["removed"] == ["leaver"]
-    assert answer["changed"] == [] and answer["unchanged"] == 1
+    assert answer["added"] == ["joiner"]
+    assert answer["removed"] == ["leaver"]
+    assert answer["changed"] == []
+    assert answer["unchanged"] == 1
 
     wait_until(lambda: titles(webhook, "joiner"), 10, "the added provider's warning")
     assert titles(webhook, "joiner")[0].startswith("[WARNING] joiner: balance 1,000 credits")
@@ -138,7 +142,7 @@ def test_reload_polls_an_added_provider_and_stops_polling_a_removed_one(
 
 
 def test_reload_removing_a_provider_with_a_poll_in_flight_is_clean(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     sim.account("keeper", "browser7", 100)
     sim.account("slow", "youcom", 100).hang = True  # its poll is in flight until the timeout
@@ -165,7 +169,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("kind", list(BROKEN))
 def test_reload_refuses_an_invalid_config_and_keeps_running_the_old_one(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn, kind: str
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn, kind: str
 ) -> None:
     sim.account("wallet", "browser7", 100)
     path = tmp_path / "config.yaml"
@@ -182,13 +186,14 @@ def test_reload_refuses_an_invalid_config_and_keeps_running_the_old_one(
     refused = reload(daemon, "reload_refused")
     assert refused["level"] == "error"
     problems = "\n".join(refused["problems"])
-    assert named in problems and str(path) in problems, problems
+    assert named in problems, problems
+    assert str(path) in problems, problems
     if kind == "unknown-key":
         assert "wallet" in problems
 
     # the old config keeps running: polls go on and its threshold still alerts
     daemon.wait_for_polls(["wallet"], 2)
-    sim["wallet"].balance = 10
+    sim["wallet"].balance = Decimal(10)
     wait_until(lambda: titles(webhook, "wallet"), 10, lambda: f"the warning:\n{daemon.tail()}")
     assert titles(webhook, "wallet")[0].startswith("[WARNING] wallet: balance $10.00")
 

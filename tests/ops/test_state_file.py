@@ -11,12 +11,13 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.daemon import DaemonProcess, SimulatorThread, wait_until, write_config
-from support.receivers import WebhookReceiver
+from support.http_stub import HttpStub
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +27,7 @@ Spawn = Callable[[Path], DaemonProcess]
 def _config(
     tmp_path: Path,
     sim: SimulatorThread,
-    webhook: WebhookReceiver,
+    webhook: HttpStub,
     state_file: Path,
     **defaults: Any,
 ) -> Path:
@@ -49,12 +50,12 @@ def _delivered(state_file: Path, provider: str = "wallet", check: str = "balance
     return data["providers"].get(provider, {}).get(check, {}).get("sent")
 
 
-def _titles(webhook: WebhookReceiver) -> list[str]:
+def _titles(webhook: HttpStub) -> list[str]:
     return [m["title"] for m in webhook.about("wallet")]
 
 
 def test_sigkill_after_an_alert_then_restart_does_not_repeat_it(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     state = tmp_path / "state.json"
     config = _config(tmp_path, sim, webhook, state)
@@ -77,14 +78,14 @@ def test_sigkill_after_an_alert_then_restart_does_not_repeat_it(
 
     # The restored log is live: a drop to critical is an escalation from the warning sent
     # before the crash ("fell below"), not a first alert.
-    sim["wallet"].balance = 3
+    sim["wallet"].balance = Decimal(3)
     wait_until(lambda: len(_titles(webhook)) >= 2, 10, "the critical alert")
     assert _titles(webhook)[1].startswith("[CRITICAL] wallet: balance $3.00")
     assert "fell below critical threshold" in _titles(webhook)[1]
 
 
 def test_sigkill_with_a_reminder_due_still_reminds_once_after_restart(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     repeat = 4.0
     state = tmp_path / "state.json"
@@ -117,7 +118,7 @@ def test_sigkill_with_a_reminder_due_still_reminds_once_after_restart(
 
 
 def test_corrupt_state_file_is_set_aside_and_alerts_still_work(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     state = tmp_path / "state.json"
     garbage = b'\x00\x9c\xff{"version": 1, "providers": \xde\xad\xbe\xef'
@@ -127,7 +128,8 @@ def test_corrupt_state_file_is_set_aside_and_alerts_still_work(
     daemon = spawn(config)
     problem = daemon.wait_for("state_file_unusable")[0]
     assert problem["level"] == "error"
-    assert "corrupt" in problem["problem"] and str(state) in problem["problem"]
+    assert "corrupt" in problem["problem"]
+    assert str(state) in problem["problem"]
 
     aside = list(tmp_path.glob("state.json.corrupt-*"))
     assert len(aside) == 1, sorted(p.name for p in tmp_path.iterdir())
@@ -143,7 +145,7 @@ def test_corrupt_state_file_is_set_aside_and_alerts_still_work(
 
 @pytest.mark.parametrize("where", ["missing-directory", "path-is-a-directory"])
 def test_unusable_state_file_location_is_logged_and_the_daemon_keeps_running(
-    tmp_path: Path, sim: SimulatorThread, webhook: WebhookReceiver, spawn: Spawn, where: str
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn, where: str
 ) -> None:
     if where == "missing-directory":
         state = tmp_path / "no-such-dir" / "state.json"
@@ -160,7 +162,8 @@ def test_unusable_state_file_location_is_logged_and_the_daemon_keeps_running(
 
     failed = daemon.wait_for("state_file_write_failed")[0]
     assert failed["level"] == "error"
-    assert failed["path"] == str(state) and failed["error"]
+    assert failed["path"] == str(state)
+    assert failed["error"]
 
     wait_until(lambda: webhook.about("wallet"), 15, "the warning without a usable state file")
     daemon.wait_for_polls(["wallet"], 2)

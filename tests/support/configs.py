@@ -1,4 +1,4 @@
-"""Writing config files and reading back the one-line problems `alertd.loader.load` reports."""
+"""Writing config files and reading back the one-line problems `load` (config.loader) reports."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from alertd.config.loader import Settings, load
 from alertd.errors import ConfigError
-from alertd.loader import Settings, load
 
 
 def write_config(directory: Path, text: str, name: str = "config.yaml") -> Path:

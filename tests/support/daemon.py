@@ -1,7 +1,7 @@
 """`alertd run` as a subprocess against the provider simulator in a thread: what the e2e, ops
 and fault suites drive.
 
-`SimulatorThread` runs `alertd.simulator.Simulator` on its own asyncio loop in a daemon
+`SimulatorThread` runs `alertd.demo.simulator.Simulator` on its own asyncio loop in a daemon
 thread. Tests change its `Account` objects directly, over its HTTP control API (`control`),
 on its own loop (`set`), or right before an account's N-th request is answered (`script`: a
 provider that flaps at every poll).
@@ -33,8 +33,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from alertd.demo.simulator import Account, Simulator
 from alertd.httpserver import Request, Response
-from alertd.simulator import Account, Simulator
 
 T = TypeVar("T")
 Script = Callable[[Account, int], None]
@@ -46,7 +46,7 @@ BASE_DEFAULTS: dict[str, Any] = {"interval": "1s", "jitter": 0, "timeout": "2s"}
 
 
 def wait_until(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout: float,
     message: str | Callable[[], str] = "condition",
     interval: float = 0.05,

@@ -5,7 +5,7 @@ wrong. No line ever quotes a secret: pydantic errors are read without their inpu
 errors without their source snippets, Apprise URLs are shown by scheme only.
 
 Every file is read through `alertd.files.read_regular` (regular files only, never blocking,
-size-capped) and the YAML through `alertd.config_yaml` (duplicate keys refused, aliases
+size-capped) and the YAML through `alertd.config.safe_yaml` (duplicate keys refused, aliases
 bounded), so that loading always ends, quickly, whatever the file.
 
 Warnings are for a config that is valid but alerts nobody (no notifier, no threshold):
@@ -14,7 +14,6 @@ Warnings are for a config that is valid but alerts nobody (no notifier, no thres
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,13 +23,17 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
-from alertd.config import PROVIDER_TYPES, AlertdConfig, NotifierConfig, ProviderConfig, RawLayers
-from alertd.config_yaml import YamlProblem, parse
+from alertd.config.interpolate import interpolate
+from alertd.config.model import (
+    AlertdConfig,
+    NotifierConfig,
+    ProviderConfig,
+    RawLayers,
+)
+from alertd.config.safe_yaml import YamlProblem, parse
 from alertd.errors import ConfigError
 from alertd.files import UnreadableFile, read_regular
-from alertd.interpolate import interpolate
 from alertd.providers import REGISTRY, Provider, build
-from alertd.providers.http_json import compile_expression
 from alertd.text import printable
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/alertd/config.yaml"))
@@ -38,7 +41,7 @@ MAX_CONFIG_BYTES = 1 << 20  # a thousand providers take about 150 KiB
 MAX_SECRET_BYTES = 64 << 10
 ENV_PREFIX = "ALERTD_"
 # Fields whose bad value is shown in an error: never a secret, never a URL.
-_SHOWN_LITERALS = {"type": PROVIDER_TYPES, "min_severity": ("warning", "critical")}
+_SHOWN_LITERALS = {"min_severity": ("warning", "critical")}
 
 
 @dataclass(frozen=True)
@@ -256,8 +259,7 @@ def _inherited_from_defaults(
 def _message(kind: str, msg: str, loc: tuple[int | str, ...], shown: str | None = None) -> str:
     if kind == "literal_error" and shown is not None:
         field = str(loc[-1])
-        what = "a provider type" if field == "type" else f"a valid {field}"
-        return f"'{shown}' is not {what}; known: {', '.join(_SHOWN_LITERALS[field])}"
+        return f"'{shown}' is not a valid {field}; known: {', '.join(_SHOWN_LITERALS[field])}"
     if kind in ("model_type", "dict_type") and len(loc) == 2 and loc[0] != "http":
         return (
             "should be a mapping of keys, not a single value (check the indentation: its keys"
@@ -313,39 +315,12 @@ def _check_provider(
         problem = _header_problem(header, value.get_secret_value())
         if problem:
             problems.append(f"headers.{printable(header, 60)}: {problem}")
-    provider = build(name, cfg)
-    if provider.default_base_url is None and not cfg.base_url:
-        problems.append(f"base_url: required for type {cfg.type}")
-    if cfg.type == "http_json":
-        for key in ("path", "expression"):
-            if not getattr(cfg, key):
-                problems.append(f"{key}: required for type http_json")
-        for key in ("expression", "capacity_expression"):
-            expression = getattr(cfg, key)
-            if expression:
-                try:
-                    compile_expression(expression)
-                except ValueError as exc:
-                    problems.append(f"{key}: {_one_line(str(exc))}")
-    elif cfg.unit and cfg.type != "decaptcha":
-        problems.append(f"unit: {cfg.type} reports its own unit; unit is for decaptcha, http_json")
-    if not provider.has_capacity():
-        for level in ("warning", "critical"):
-            threshold = getattr(cfg, level)
-            if threshold is not None and threshold.percent:
-                problems.append(
-                    f"{level}: {threshold} is a percentage, but {cfg.type} reports no capacity"
-                    " to take it of; give an amount in the provider's unit"
-                )
-    for notifier in _unknown(cfg.notify or (), notifiers):
-        problems.append(f"notify: unknown notifier '{notifier}'")
+    problems.extend(build(name, cfg).config_problems())
+    problems.extend(
+        f"notify: unknown notifier '{notifier}'"
+        for notifier in _unknown(cfg.notify or (), notifiers)
+    )
     return cfg, problems
-
-
-def _one_line(message: str) -> str:
-    """JMESPath explains on three lines (message, expression, caret): one line here."""
-    parts = [part.strip() for part in message.splitlines()]
-    return " ".join(part for part in parts if part and set(part) != {"^"})
 
 
 def _unknown(names: Iterable[str], known: Mapping[str, object]) -> list[str]:
@@ -396,17 +371,9 @@ def _header_problem(name: str, value: str) -> str | None:
 
 
 def _check_notifier(notifier: NotifierConfig) -> list[str]:
-    from alertd.notify_urls import invalid_urls  # Apprise is heavy: imported only when needed
+    from alertd.notify.urls import invalid_urls  # Apprise is heavy: imported only when needed
 
-    # Apprise logs why it refuses a URL, quoting tokens in full ("An invalid Slack (third)
-    # Token (...) was specified"): silence it here, each refused URL gets its own line below.
-    apprise_log = logging.getLogger("apprise")
-    level = apprise_log.level
-    apprise_log.setLevel(logging.CRITICAL + 1)
-    try:
-        invalid = invalid_urls(notifier.urls)
-    finally:
-        apprise_log.setLevel(level)
+    invalid = invalid_urls(notifier.urls)
     return [
         f"urls[{index}]: not a valid Apprise URL (scheme '{scheme}')" for index, scheme in invalid
     ]

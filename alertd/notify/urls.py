@@ -8,8 +8,11 @@ A notifier URL is shown as scheme, host and a fingerprint, never more: Apprise's
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import apprise
@@ -18,13 +21,42 @@ from pydantic import SecretStr
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,19}")
 
 
+class _QuietWhileChecking(logging.Filter):
+    """Drops Apprise's records from a thread while it checks URLs: Apprise says why it refuses
+    one, quoting tokens in full ("An invalid Slack (third) Token (...) was specified"). Only
+    that thread's records go: a notifier failing in a lane's thread meanwhile is still logged,
+    as it would not be if the logger's level were flipped for everyone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._checking: set[int] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread not in self._checking
+
+    @contextmanager
+    def checking(self) -> Iterator[None]:
+        thread = threading.get_ident()
+        self._checking.add(thread)
+        try:
+            yield
+        finally:
+            self._checking.discard(thread)
+
+
+_QUIET = _QuietWhileChecking()
+logging.getLogger("apprise").addFilter(_QUIET)
+
+
 def invalid_urls(urls: Sequence[SecretStr]) -> list[tuple[int, str]]:
-    """(index, scheme) of each URL Apprise refuses; the scheme is the only part shown."""
+    """(index, scheme) of each URL Apprise refuses; the scheme is the only part shown (each
+    refused URL gets its own config error line, so Apprise's own words are not needed)."""
     bad = []
-    for index, url in enumerate(urls):
-        text = url.get_secret_value()
-        if not apprise.Apprise().add(text):
-            bad.append((index, _scheme(text) or "none"))
+    with _QUIET.checking():
+        for index, url in enumerate(urls):
+            text = url.get_secret_value()
+            if not apprise.Apprise().add(text):
+                bad.append((index, _scheme(text) or "none"))
     return bad
 
 

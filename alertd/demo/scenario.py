@@ -19,11 +19,11 @@ from typing import Any
 import apprise
 from apprise.decorators import notify
 
-from alertd.loader import load
+from alertd.config.loader import load
+from alertd.daemon import Daemon
+from alertd.demo.simulator import Account, Simulator
 from alertd.notify.dispatch import RetryPolicy
 from alertd.observability import logging as logs
-from alertd.scheduler import Daemon
-from alertd.simulator import Account, Simulator
 
 SEEN: Counter[str] = Counter()
 _COLOURS = {"warning": "\033[33m", "failure": "\033[31m", "success": "\033[32m", "info": "\033[36m"}

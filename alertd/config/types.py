@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
+from alertd.core.rules import Threshold
 from alertd.text import printable
 
 _DURATION = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
@@ -108,25 +108,6 @@ def parse_count(value: Any) -> int:
 
 
 Count = Annotated[int, BeforeValidator(parse_count)]
-
-
-@dataclass(frozen=True, slots=True)
-class Threshold:
-    """A level in the provider's unit, or a percentage of the capacity it reports."""
-
-    value: Decimal
-    percent: bool = False
-
-    def resolve(self, capacity: Decimal | None) -> Decimal | None:
-        """The level in the provider's unit; None when a percentage has no capacity to apply to."""
-        if not self.percent:
-            return self.value
-        if capacity is None:
-            return None
-        return capacity * self.value / 100
-
-    def __str__(self) -> str:
-        return f"{self.value}%" if self.percent else str(self.value)
 
 
 def parse_threshold(value: Any) -> Threshold:

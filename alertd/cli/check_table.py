@@ -7,11 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alertd.evaluate import BALANCE, Finding
-from alertd.model import Severity
-from alertd.poll import PollResult
+from alertd.core.evaluate import BALANCE, Finding
+from alertd.core.format import format_money
+from alertd.core.model import Poll, Severity
 from alertd.text import printable
-from alertd.units import format_money
 
 
 class Status(enum.IntEnum):
@@ -38,11 +37,13 @@ class Row:
     data: Mapping[str, Any]
 
 
-def row(provider_type: str, result: PollResult, findings: Mapping[str, Finding] | None) -> Row:
+def row(
+    provider: str, provider_type: str, result: Poll, findings: Mapping[str, Finding] | None
+) -> Row:
     if result.reading is None or findings is None:
-        reason = result.error.reason if result.error else "no reading"
+        reason = result.failure.reason if result.failure else "no reading"
         return Row(
-            result.provider,
+            provider,
             provider_type,
             Status.UNKNOWN,
             "-",
@@ -65,7 +66,7 @@ def row(provider_type: str, result: PollResult, findings: Mapping[str, Finding] 
         },
     }
     return Row(
-        result.provider,
+        provider,
         provider_type,
         Status(int(worst)),
         format_money(reading.money()),

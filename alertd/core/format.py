@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from alertd.model import Money
+from alertd.core.model import Money
 
 MAX_PLACES = 6  # fractional cents are shown ($7,189.245); a 1e-999990 body is not a message
 _CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}

@@ -20,20 +20,19 @@ from typing import Any, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 
-from alertd.config import ProviderConfig
-from alertd.engine import Engine
+from alertd.config.loader import Settings, load
+from alertd.config.model import ProviderConfig
+from alertd.core.model import Poll
+from alertd.engine import Engine, Watch
 from alertd.errors import ConfigError
 from alertd.http import make_client
 from alertd.httpguard import Listener
 from alertd.listener import start_listener
-from alertd.loader import Settings, load
 from alertd.notify.dispatch import Dispatcher, RetryPolicy
 from alertd.observability import logging as logs
 from alertd.observability.health import Health, assess
 from alertd.observability.metrics import Metrics
-from alertd.poll import PollResult
-from alertd.state import CheckState
-from alertd.store import StateFile
+from alertd.store import ProviderStates, StateFile
 from alertd.timing import trigger_for
 
 STOP_GRACE_SECONDS = 8.0  # under `docker stop`'s 10 s, so the last state write still happens
@@ -95,7 +94,6 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         self.engine: Engine | None = None
         self.metrics = Metrics()
-        self.watched_since: dict[str, datetime] = {}
         path = settings.config.state_file
         self.state_file = StateFile(path) if path else None
         self._save_pending = False
@@ -106,7 +104,8 @@ class Daemon:
     # -- jobs -------------------------------------------------------------------------------
     async def _job(self, name: str) -> None:
         task = asyncio.current_task()
-        assert task is not None and self.engine is not None
+        assert task is not None
+        assert self.engine is not None
         self._polls.add(task)
         try:
             await self.engine.poll_provider(name)
@@ -117,9 +116,7 @@ class Daemon:
 
     def schedule(self, name: str, cfg: ProviderConfig) -> None:
         assert self.scheduler is not None
-        now = self.clock()
-        self.watched_since[name] = now
-        trigger = trigger_for(cfg, now, self.rng)
+        trigger = trigger_for(cfg, self.clock(), self.rng)
         self.scheduler.add_job(
             self._job,
             trigger,
@@ -131,10 +128,8 @@ class Daemon:
         )
 
     # -- observers ------------------------------------------------------------------------------
-    def _on_poll(self, name: str, result: PollResult, checks: dict[str, CheckState]) -> None:
-        cfg = self.settings.config.providers.get(name)
-        if cfg is not None:
-            self.metrics.on_poll(name, cfg.type, result, checks)
+    def _on_poll(self, watch: Watch, poll: Poll) -> None:
+        self.metrics.on_poll(watch.name, watch.rules.provider_type, poll, watch.state.checks)
 
     def _on_delivery(self, provider: str, notifier: str, reason: str, ok: bool, s: float) -> None:
         self.metrics.on_delivery(notifier, reason, ok, s)
@@ -145,16 +140,14 @@ class Daemon:
             and self.scheduler.state == STATE_RUNNING
             and not self.stopping.is_set()
         )
-        readings = self.engine.readings if self.engine else {}
-        last_success = {name: reading.checked_at for name, reading in readings.items()}
-        providers = self.settings.config.providers
-        intervals = {n: c.interval for n, c in providers.items()}
-        # Ready once each provider's first poll was attempted: the engine keeps every
-        # provider's last result, and forgets it when a reload removes the provider or
-        # points it at another account (which then counts as new).
-        attempted = self.engine.last_poll if self.engine else {}
-        unpolled = [name for name in providers if name not in attempted]
-        return assess(running, intervals, last_success, self.watched_since, self.clock(), unpolled)
+        watches = self.engine.watches.values() if self.engine else ()
+        last_success = {w.name: w.state.reading.checked_at for w in watches if w.state.reading}
+        watched_since = {w.name: w.since for w in watches}
+        intervals = {n: c.interval for n, c in self.settings.config.providers.items()}
+        # Ready once each provider's first poll was attempted. A provider added by a reload,
+        # or pointed at another account, is a new Watch with no poll yet: it counts as new.
+        unpolled = [w.name for w in watches if w.state.last_poll is None]
+        return assess(running, intervals, last_success, watched_since, self.clock(), unpolled)
 
     # -- state file ------------------------------------------------------------------------------
     def _persist_soon(self) -> None:
@@ -169,7 +162,7 @@ class Daemon:
         if self.state_file is None or self.engine is None:
             return
         try:
-            self.state_file.save(self.engine.checks, self.clock())
+            self.state_file.save(self.engine.checks(), self.clock())
         except OSError as exc:
             self.log.error(
                 "state_file_write_failed",
@@ -177,15 +170,15 @@ class Daemon:
                 error=exc.strerror or type(exc).__name__,
             )
 
-    def _restore(self, engine: Engine) -> None:
+    def _restore(self) -> ProviderStates:
         if self.state_file is None:
-            return
+            return {}
         states, problem = self.state_file.load(self.clock())
         if problem:
             self.log.error("state_file_unusable", problem=problem)
         kept = {name: s for name, s in states.items() if name in self.settings.providers}
-        engine.checks.update(kept)
         self.log.info("state_restored", path=str(self.state_file.path), providers=len(kept))
+        return kept
 
     # -- reload ---------------------------------------------------------------------------------
     _reload_queued = False  # a SIGHUP came while a reload ran: one more reload after it
@@ -214,7 +207,8 @@ class Daemon:
         hangs (a file on a dead network mount) is refused and never keeps the process from
         exiting, as `asyncio.to_thread`'s executor thread would (it is joined at exit).
         """
-        assert self.engine is not None and self.scheduler is not None
+        assert self.engine is not None
+        assert self.scheduler is not None
         try:
             new = await asyncio.wait_for(
                 _in_daemon_thread(load, self.config_arg or self.settings.path),
@@ -234,18 +228,14 @@ class Daemon:
         removed = [n for n in old_cfg if n not in new_cfg]
         added = [n for n in new_cfg if n not in old_cfg]
         changed = [n for n in new_cfg if n in old_cfg and new_cfg[n] != old_cfg[n]]
+        repointed = [n for n in changed if not same_account(old_cfg[n], new_cfg[n])]
         for name in removed:
             self.scheduler.remove_job(name)
             self.metrics.forget(name)
-            self.watched_since.pop(name, None)
-            self.engine.drop(name)
+        for name in [*removed, *repointed]:
             await self.engine.client.forget(name)
-        for name in changed:
-            if not same_account(old_cfg[name], new_cfg[name]):
-                self.engine.drop(name)
-                await self.engine.client.forget(name)
         self.settings = new
-        self.engine.reconfigure(new, Dispatcher(new.config.notifiers, self.retry))
+        self.engine.reconfigure(new, Dispatcher(new.config.notifiers, self.retry), repointed)
         logs.REDACTOR.update([*old.secrets(), *new.secrets()])
         for name in [*added, *changed]:
             self.schedule(name, new_cfg[name])
@@ -279,11 +269,11 @@ class Daemon:
                 Dispatcher(config.notifiers, self.retry),
                 self.clock,
                 on_change=self._persist_soon,
+                restored=self._restore(),
             )
             engine.observers.append(self._on_poll)
             engine.delivery_observers.append(self._on_delivery)
             self.engine = engine
-            self._restore(engine)
             self.scheduler = AsyncIOScheduler(
                 timezone=UTC,
                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -316,7 +306,8 @@ class Daemon:
         outlast `docker stop`'s 10 s: its thread is a daemon and is left behind), messages
         waiting in a queue or a backoff are not sent (not recorded either: the next start
         decides again), polls get what is left of STOP_GRACE_SECONDS; then shut down."""
-        assert self.scheduler is not None and self.engine is not None
+        assert self.scheduler is not None
+        assert self.engine is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STOP_GRACE_SECONDS
         self.scheduler.pause()

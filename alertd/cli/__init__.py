@@ -10,14 +10,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from alertd import __version__
-from alertd.config_types import format_duration
+from alertd.cli.check_table import Row, Status, as_json, as_table, overall, row
+from alertd.config.loader import Settings, load
+from alertd.config.rules import levels_of
+from alertd.config.types import format_duration
+from alertd.core.evaluate import evaluate
 from alertd.errors import ConfigError
-from alertd.evaluate import evaluate
 from alertd.http import make_client
-from alertd.loader import Settings, load
 from alertd.observability import logging as logs
-from alertd.poll import poll
-from alertd.report import Row, Status, as_json, as_table, overall, row
 
 
 def utcnow() -> datetime:
@@ -96,7 +96,7 @@ def _load(args: argparse.Namespace) -> Settings:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     settings = _load(args)
-    from alertd.notify_urls import display_form
+    from alertd.notify.urls import display_form
 
     config = settings.config
     print(
@@ -120,13 +120,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 async def _check(settings: Settings, now: Callable[[], datetime]) -> list[Row]:
     async with make_client() as client:
         results = await asyncio.gather(
-            *(poll(provider, client, now) for provider in settings.providers.values())
+            *(provider.poll(client, now) for provider in settings.providers.values())
         )
     rows = []
-    for result in results:
-        cfg = settings.config.providers[result.provider]
-        findings = evaluate(result.reading, cfg) if result.reading else None
-        rows.append(row(cfg.type, result, findings))
+    for name, result in zip(settings.providers, results, strict=True):
+        cfg = settings.config.providers[name]
+        findings = evaluate(result.reading, levels_of(cfg)) if result.reading else None
+        rows.append(row(name, cfg.type, result, findings))
     return rows
 
 
@@ -142,7 +142,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _load(args)
-    from alertd.scheduler import Daemon
+    from alertd.daemon import Daemon
 
     for warning in settings.warnings:
         logs.get_logger().warning("config_warning", warning=warning)
@@ -151,8 +151,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _notify_test(settings: Settings, names: list[str]) -> list[tuple[str, int, bool]]:
+    from alertd.core.render import probe_message
     from alertd.notify.dispatch import Dispatcher
-    from alertd.notify.render import probe_message
 
     dispatcher = Dispatcher(settings.config.notifiers)
     jobs = [(name, index) for name in names for index in dispatcher.urls_of(name)]
@@ -164,7 +164,7 @@ async def _notify_test(settings: Settings, names: list[str]) -> list[tuple[str, 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
     settings = _load(args)
-    from alertd.notify_urls import display_form
+    from alertd.notify.urls import display_form
 
     notifiers = settings.config.notifiers
     unknown = [n for n in args.names if n not in notifiers]
@@ -186,7 +186,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from alertd.demo import run_demo
+    from alertd.demo.scenario import run_demo
 
     if not 0.1 <= args.speed <= 20:
         print("--speed must be between 0.1 and 20", file=sys.stderr)

@@ -76,3 +76,27 @@ class Reading:
         """This reading's unit applied to `amount` (default: the balance itself)."""
         value = self.amount if amount is None else amount
         return Money(value, self.unit, self.alt_per_unit, self.alt_unit)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a poll produced no reading. `auth`: the key was refused, so alert at once;
+    `retry_after`: the provider asked us to wait (HTTP 429), in seconds."""
+
+    reason: str
+    auth: bool = False
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """What one poll observed, a reading or a failure, and when."""
+
+    checked_at: datetime
+    reading: Reading | None = None
+    failure: Failure | None = None
+    duration: float = 0.0
+
+    def __post_init__(self) -> None:
+        if (self.reading is None) == (self.failure is None):
+            raise ValueError("a poll has either a reading or a failure")

@@ -5,7 +5,7 @@ Two things are kept per (provider, check), as in Alertmanager's dedup stage:
     and for the `fetch` check the count of consecutive failures;
   * the notification log: per destination, the severity last *delivered* and when.
 `decide()` compares the two and returns a Reason; the log changes only through
-`record_sent()`, which the shell calls after a delivery went out.
+`record_sent()`, which `step.delivered` calls after a delivery went out.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from alertd.errors import AuthError, ProviderError
-from alertd.evaluate import FETCH, Finding
-from alertd.model import Severity
+from alertd.core.evaluate import FETCH, Finding
+from alertd.core.model import Severity
+from alertd.core.rules import AlertPolicy
 
 
 class Reason(enum.StrEnum):
@@ -50,13 +50,6 @@ class CheckState:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sent", MappingProxyType(dict(self.sent)))
-
-
-@dataclass(frozen=True, slots=True)
-class AlertPolicy:
-    repeat_interval: timedelta
-    notify_resolved: bool
-    failure_threshold: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +106,14 @@ def observe(previous: CheckState | None, finding: Finding, now: datetime) -> Che
 
 
 def observe_failure(
-    previous: CheckState | None, error: ProviderError, policy: AlertPolicy, now: datetime
+    previous: CheckState | None, reason: str, auth: bool, policy: AlertPolicy, now: datetime
 ) -> CheckState:
-    """One more failed poll: `warning` once the threshold is reached, at once for 401/403."""
+    """One more failed poll: `warning` once the threshold is reached, at once when the
+    credentials were rejected (`auth`: retrying will not fix that)."""
     failures = (previous.failures if previous else 0) + 1
-    failing = isinstance(error, AuthError) or failures >= policy.failure_threshold
+    failing = auth or failures >= policy.failure_threshold
     severity = Severity.WARNING if failing else Severity.OK
-    detail = f"cannot check: {error.reason}"
+    detail = f"cannot check: {reason}"
     base = previous or CheckState(severity, detail, now)
     since = base.since if base.severity == severity and previous else now
     return replace(base, severity=severity, detail=detail, since=since, failures=failures)

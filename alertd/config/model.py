@@ -1,7 +1,7 @@
 """The configuration model (SPEC §2): pydantic models with `extra="forbid"`, env overrides.
 
 Loading (file discovery, YAML, interpolation, error reporting, cross-checks) lives in
-`alertd.loader`; this module only says what a valid config looks like.
+`alertd.config.loader`; this module only says what a valid config looks like.
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,22 +24,35 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from alertd.config_types import (
+from alertd.config.types import (
     Count,
     Duration,
     Fraction,
     Jitter,
-    Threshold,
     ThresholdValue,
     parse_decimal,
     parse_listen,
 )
-from alertd.model import Severity
+from alertd.core.model import Severity
+from alertd.core.rules import Threshold
+from alertd.text import printable
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-ProviderTypeName = Literal["browser7", "youcom", "lobstr", "srtgen", "decaptcha", "http_json"]
-PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderTypeName)
+
+
+def _known_type(value: str) -> str:
+    """A type of the provider registry: a new type is a file and a registry line, and the
+    config accepts it with no change here."""
+    from alertd.providers import REGISTRY  # its modules import this one: looked up when used
+
+    if value not in REGISTRY:
+        shown = printable(value, 60)
+        raise ValueError(f"'{shown}' is not a provider type; known: {', '.join(REGISTRY)}")
+    return value
+
+
+ProviderTypeName = Annotated[str, AfterValidator(_known_type)]
 
 
 class _Strict(BaseModel):
@@ -88,7 +102,7 @@ class Policy(_Strict):
 
 
 class ProviderConfig(Policy):
-    """One watched account. Type-specific rules are checked by `alertd.loader`."""
+    """One watched account. Type-specific rules are checked by `alertd.config.loader`."""
 
     type: ProviderTypeName
     api_key: SecretStr | None = None

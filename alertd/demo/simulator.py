@@ -6,7 +6,7 @@ The documented auth header is checked (401 on a wrong key). `POST /_control/<acc
 with a JSON object changes an account while it runs: balance, status, hang, delay,
 body (raw text), unpaid_bill, plan_status, storage_ratio.
 
-Run alone: `python -m alertd.simulator --accounts 1000 --port 0 --config-out sim.yaml`.
+Run alone: `python -m alertd.demo.simulator --accounts 1000 --port 0 --config-out sim.yaml`.
 """
 
 from __future__ import annotations
@@ -15,32 +15,24 @@ import argparse
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from alertd.httpserver import Request, Response, bound_port, serve
+from alertd.providers import REGISTRY
 
-TYPES = ("browser7", "youcom", "lobstr", "srtgen", "decaptcha")
-PATHS = {
-    "browser7": "/v1/account/balance",
-    "youcom": "/v1/billing/account_balance",
-    "lobstr": "/v1/user/balance",
-    "srtgen": "/api/v1/balance",
-    "decaptcha": "/api/balance",
-}
+# Every type the registry can simulate: a new type shows up here by itself.
+TYPES = tuple(name for name, cls in REGISTRY.items() if cls.simulated)
+PATHS = {name: REGISTRY[name].path for name in TYPES}
 
 
-def _auth_ok(kind: str, headers: dict[str, str] | Any, key: str) -> bool:
-    expected = {
-        "browser7": ("authorization", f"Bearer {key}"),
-        "youcom": ("x-api-key", key),
-        "lobstr": ("authorization", f"Token {key}"),
-        "srtgen": ("x-api-key", key),
-        "decaptcha": ("x-api-key", key),
-    }[kind]
-    return bool(headers.get(expected[0]) == expected[1])
+def _auth_ok(kind: str, headers: Mapping[str, str], key: str) -> bool:
+    """The documented auth header, as the provider's own adapter sends it."""
+    expected = REGISTRY[kind].auth_headers(key)
+    return all(headers.get(name.lower()) == value for name, value in expected.items())
 
 
 @dataclass
@@ -71,73 +63,9 @@ class Account:
                 value = Decimal(str(value))
             setattr(self, key, value)
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> Any:
         """The documented response body for this account's current balance."""
-        b = self.balance
-        if self.type == "browser7":
-            cents = int(b * 100)
-            return {
-                "totalBalanceCents": cents,
-                "totalBalanceFormatted": f"${b:,.2f}",
-                "breakdown": {
-                    "paid": {"cents": cents, "formatted": f"${b:,.2f}"},
-                    "free": {"cents": 0, "formatted": "$0.00"},
-                    "bonus": {"cents": 0, "formatted": "$0.00"},
-                },
-            }
-        if self.type == "youcom":
-            return {
-                "data": {
-                    "type": "account",
-                    "id": f"acct_{self.name}",
-                    "attributes": {"balance": float(b * 100)},
-                }
-            }
-        if self.type == "lobstr":
-            return {
-                "id": "price_sim",
-                "object": "plan",
-                "name": "Simulated",
-                "available": int(self.capacity),
-                "consumed": int(self.capacity - b),
-                "bonus_credit": 0,
-                "rollover_credit": 0,
-                "rollover_credit_expires_at": None,
-                "interval": "monthly",
-                "used_slots": 1,
-                "total_available_slots": 20,
-                "has_unpaid_bill": self.unpaid_bill,
-                "reset_time": "2026-12-01T00:00:00Z",
-            }
-        if self.type == "srtgen":
-            limit = 10737418240
-            return {
-                "success": True,
-                "user": {"name": "Sim", "email": "sim@example.com"},
-                "credits": {
-                    "totalBalance": int(b),
-                    "totalMonthlyCredits": int(self.capacity),
-                    "extraCredits": 0,
-                    "plans": [
-                        {
-                            "id": "starter",
-                            "name": "Starter Plan",
-                            "status": self.plan_status,
-                            "balance": int(b),
-                            "total": int(self.capacity),
-                            "resetTime": "2026-12-01T00:00:00.000Z",
-                        }
-                    ],
-                },
-                "storage": {
-                    "usage": int(limit * self.storage_ratio),
-                    "limit": limit,
-                    "formattedUsage": f"{float(self.storage_ratio) * 10:.1f} GB",
-                    "formattedLimit": "10 GB",
-                },
-                "updatedAt": "2026-11-21T00:00:00.000Z",
-            }
-        return {"isSuccess": True, "statusCode": 200, "errorMessage": None, "data": f"{b:,.2f}"}
+        return REGISTRY[self.type].simulated_body(self)
 
 
 class Simulator:
@@ -257,7 +185,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m alertd.simulator")
+    parser = argparse.ArgumentParser(prog="python -m alertd.demo.simulator")
     parser.add_argument("--accounts", type=int, default=5)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--interval", default="60s")

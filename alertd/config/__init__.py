@@ -1,0 +1,1 @@
+"""The config file: its model, value types, loading and checks (SPEC §2)."""
