@@ -359,10 +359,14 @@ echo "HEALTHCHECK fails while nothing listens: ok"
 "$@" 2>"$log" &
 pid=$!
 healthy=""
-for _ in $(seq 1 100); do
+# Ready means every provider had its first poll, which comes within its jitter of start
+# (10% of 5m here: up to 30 s) plus its timeout (10 s): wait up to 60 s, as Docker's
+# start period and retries would.
+deadline=$((SECONDS + 60))
+while (( SECONDS < deadline )); do
     if python -c "${HEALTHCHECK_SNIPPET}" 2>/dev/null; then healthy=1; break; fi
     kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
+    sleep 0.5
 done
 [[ -n "$healthy" ]] && echo "HEALTHCHECK passes against the running daemon: ok"
 kill -TERM "$pid" 2>/dev/null
