@@ -93,6 +93,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
         self.engine: Engine | None = None
+        self.dispatcher: Dispatcher | None = None  # made at run, remade by each reload
         self.metrics = Metrics()
         path = settings.config.state_file
         self.state_file = StateFile(path) if path else None
@@ -235,7 +236,8 @@ class Daemon:
         for name in [*removed, *repointed]:
             await self.engine.client.forget(name)
         self.settings = new
-        self.engine.reconfigure(new, Dispatcher(new.config.notifiers, self.retry), repointed)
+        self.dispatcher = Dispatcher(new.config.notifiers, self.retry, previous=self.dispatcher)
+        self.engine.reconfigure(new, self.dispatcher, repointed)
         logs.REDACTOR.update([*old.secrets(), *new.secrets()])
         for name in [*added, *changed]:
             self.schedule(name, new_cfg[name])
@@ -261,12 +263,13 @@ class Daemon:
             listener = await start_listener(
                 self.settings.config.http.listen, self.health, self.metrics
             )
+        self.dispatcher = Dispatcher(self.settings.config.notifiers, self.retry)
         async with make_client() as client:
             config = self.settings.config
             engine = Engine(
                 self.settings,
                 client,
-                Dispatcher(config.notifiers, self.retry),
+                self.dispatcher,
                 self.clock,
                 on_change=self._persist_soon,
                 restored=self._restore(),

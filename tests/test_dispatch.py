@@ -162,6 +162,26 @@ async def test_backoff_is_per_url_so_every_message_waits_for_it(receiver: HttpSt
     assert sleep.delays == [1.0, 2.0, 4.0, 8.0, 16.0]  # not 1, 1, 1 for each message
 
 
+async def test_a_reload_keeps_a_failing_urls_backoff_and_its_one_lane(
+    receiver: HttpStub,
+) -> None:
+    """After SIGHUP the same URL goes on where it was: still backing off (a dead webhook is
+    not hit afresh), one lane (never two sends to it at once). A changed URL starts anew."""
+    receiver.script("/ops", *[500] * 3)
+    sleep = FakeSleep()
+    before = dispatcher({"ops": [receiver.json_url("/ops")]}, sleep, attempts=3)
+    assert await before.deliver("ops", 0, MESSAGE) is Outcome.FAILED
+    assert sleep.delays == [1.0, 2.0]
+
+    after = dispatcher({"ops": [receiver.json_url("/ops")]}, sleep, previous=before)
+    assert after.lane("ops", 0) is before.lane("ops", 0)
+    assert await after.deliver("ops", 0, MESSAGE) is Outcome.SENT
+    assert sleep.delays == [1.0, 2.0, 4.0]  # the fourth attempt waited out the third step
+
+    moved = dispatcher({"ops": [receiver.json_url("/elsewhere")]}, sleep, previous=after)
+    assert moved.lane("ops", 0) is not after.lane("ops", 0)
+
+
 async def test_success_resets_the_url_backoff(receiver: HttpStub) -> None:
     receiver.script("/ops", 500, 500)
     sleep = FakeSleep()

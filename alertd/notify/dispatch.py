@@ -103,14 +103,24 @@ class Dispatcher:
         rng: random.Random | None = None,
         deadline: float = ATTEMPT_DEADLINE_S,
         max_queued: int = MAX_QUEUED,
+        previous: Dispatcher | None = None,
     ) -> None:
+        """`previous`: the dispatcher a reload replaces. A URL it already had keeps its lane
+        (its queue, its backoff, its send under way), so a reload neither hits a failing
+        webhook afresh nor gives one URL two lanes sending at once."""
         self.retry = retry or RetryPolicy()
         asset = _asset()
         rng = rng or random.Random()
         self._lanes: dict[tuple[str, int], Lane] = {}
+        self._urls: dict[tuple[str, int], str] = {}
         for name, notifier in notifiers.items():
             for index, url in enumerate(notifier.urls):
                 text = url.get_secret_value()
+                self._urls[(name, index)] = text
+                kept = previous._lane_for(name, index, text) if previous else None
+                if kept is not None:
+                    self._lanes[(name, index)] = kept
+                    continue
                 self._lanes[(name, index)] = Lane(
                     f"{name}[{index}] {fingerprint(text)}",
                     _sender(apprise_target(text, asset)),
@@ -121,6 +131,12 @@ class Dispatcher:
                     sleep=sleep,
                     rng=rng,
                 )
+
+    def _lane_for(self, notifier: str, index: int, url: str) -> Lane | None:
+        """This dispatcher's lane for the same URL under the same name and position."""
+        return (
+            self._lanes.get((notifier, index)) if self._urls.get((notifier, index)) == url else None
+        )
 
     def urls_of(self, notifier: str) -> list[int]:
         return sorted(index for name, index in self._lanes if name == notifier)
