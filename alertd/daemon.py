@@ -9,13 +9,10 @@ provider because each job is its own asyncio task.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import signal
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
@@ -33,37 +30,12 @@ from alertd.observability import logging as logs
 from alertd.observability.health import Health, assess
 from alertd.observability.metrics import Metrics
 from alertd.store import ProviderStates, StateFile
+from alertd.threads import in_daemon_thread
 from alertd.timing import trigger_for
 
 STOP_GRACE_SECONDS = 8.0  # under `docker stop`'s 10 s, so the last state write still happens
 DELIVERY_GRACE_SECONDS = 4.0  # a send under way at SIGTERM; one still hung then is abandoned
 RELOAD_TIMEOUT_SECONDS = 30.0
-T = TypeVar("T")
-
-
-def _in_daemon_thread(func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-    """`func(*args)` in a daemon thread: its result (or exception) on the running loop."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: T | None, error: BaseException | None) -> None:
-        if future.done():  # cancelled: nobody waits any more
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def work() -> None:
-        try:
-            result, error = func(*args), None
-        except BaseException as exc:  # handed to the waiting coroutine
-            result, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop closed while we worked
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=work, name="alertd-reload", daemon=True).start()
-    return future
 
 
 def same_account(old: ProviderConfig, new: ProviderConfig) -> bool:
@@ -212,7 +184,9 @@ class Daemon:
         assert self.scheduler is not None
         try:
             new = await asyncio.wait_for(
-                _in_daemon_thread(load, self.config_arg or self.settings.path),
+                in_daemon_thread(load, self.config_arg or self.settings.path, name="alertd-reload")[
+                    0
+                ],
                 RELOAD_TIMEOUT_SECONDS,
             )
         except ConfigError as exc:

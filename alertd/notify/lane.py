@@ -17,8 +17,6 @@ an on-call webhook got 0 of 1,000 critical alerts in 120 s). Here each URL has a
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import enum
 import random
 import threading
@@ -28,6 +26,7 @@ from typing import Protocol
 
 from alertd.core.render import Message
 from alertd.observability.logging import get_logger
+from alertd.threads import in_daemon_thread
 
 
 class Outcome(enum.Enum):
@@ -182,17 +181,7 @@ class Lane:
                 hung=len(self._hung),
             )
             return False
-        loop = asyncio.get_running_loop()
-        result: asyncio.Future[bool] = loop.create_future()
-        context = contextvars.copy_context()
-
-        def run() -> None:
-            ok = context.run(self._send_safely, message)
-            with contextlib.suppress(RuntimeError):  # the loop is closed: alertd has exited
-                loop.call_soon_threadsafe(_settle, result, ok)
-
-        thread = threading.Thread(target=run, name=f"notify {self.label}", daemon=True)
-        thread.start()
+        result, thread = in_daemon_thread(self._send_safely, message, name=f"notify {self.label}")
         try:
             return await asyncio.wait_for(asyncio.shield(result), self.deadline)
         except TimeoutError:
@@ -211,8 +200,3 @@ class Lane:
 def _resolve(entry: _Entry, outcome: Outcome) -> None:
     if not entry.done.done():
         entry.done.set_result(outcome)
-
-
-def _settle(future: asyncio.Future[bool], ok: bool) -> None:
-    if not future.done():
-        future.set_result(ok)
