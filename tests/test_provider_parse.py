@@ -207,6 +207,14 @@ def test_lobstr_documented_example(fixture_bytes: FixtureBytes) -> None:
         "interval": "monthly",
         "plan": "Professional",
     }
+    assert reading.resets_at == datetime(2025, 2, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("odd", ["next month", 1e12, True, "x" * 100])
+def test_lobstr_odd_reset_time_costs_only_the_reset(fixture_bytes: FixtureBytes, odd: Any) -> None:
+    reading = parse("lobstr", _lobstr(fixture_bytes, reset_time=odd))
+    assert reading.resets_at is None
+    assert reading.amount == Decimal(8450)
 
 
 def _lobstr(fixture_bytes: FixtureBytes, **changes: Any) -> bytes:

@@ -67,6 +67,7 @@ class Reading:
     info: Mapping[str, str] = field(default_factory=dict)
     alt_per_unit: Decimal | None = None
     alt_unit: str | None = None
+    resets_at: datetime | None = None  # a quota that refills then (Lobstr `reset_time`)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "breakdown", _frozen(self.breakdown))

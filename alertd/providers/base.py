@@ -308,6 +308,21 @@ def _plausible(value: Decimal, path: str) -> Decimal:
     return value
 
 
+def instant(value: Any, path: str) -> datetime:
+    """A moment the provider reports (a quota's reset): ISO 8601 with a zone, or Unix seconds.
+    A time without a zone is read as UTC (what the documented examples mean)."""
+    if isinstance(value, Decimal) and value.is_finite() and 0 <= value < 10**11:
+        return datetime.fromtimestamp(int(value), UTC)
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    raise ResponseError(f"unexpected response: {path} is not a time")
+
+
 def require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ResponseError("unexpected response: body is not a JSON object")
@@ -323,6 +338,7 @@ __all__ = [
     "decimal_from_text",
     "decode_json",
     "field",
+    "instant",
     "number",
     "require_object",
 ]

@@ -12,7 +12,14 @@ from typing import Any
 
 from alertd.core.model import Reading, Signal
 from alertd.errors import ResponseError
-from alertd.providers.base import Provider, SimulatedAccount, as_number, number, require_object
+from alertd.providers.base import (
+    Provider,
+    SimulatedAccount,
+    as_number,
+    instant,
+    number,
+    require_object,
+)
 from alertd.text import printable
 
 
@@ -73,6 +80,7 @@ class Lobstr(Provider):
                 info[key if key != "name" else "plan"] = printable(body[key], 80)
         return Reading(
             amount=available - consumed,
+            resets_at=_reset(body.get("reset_time")),
             unit="credits",
             checked_at=checked_at,
             capacity=available,
@@ -80,3 +88,14 @@ class Lobstr(Provider):
             signals=signals,
             info=info,
         )
+
+
+def _reset(value: Any) -> datetime | None:
+    """When the monthly quota refills: optional, so an odd value costs the forecast its
+    reset-awareness, never the reading."""
+    if value is None:
+        return None
+    try:
+        return instant(value, "reset_time")
+    except ResponseError:
+        return None
