@@ -29,7 +29,7 @@ from alertd.notify.dispatch import Dispatcher, RetryPolicy
 from alertd.observability import logging as logs
 from alertd.observability.health import Health, assess
 from alertd.observability.metrics import Metrics
-from alertd.store import ProviderStates, StateFile
+from alertd.store.statefile import ProviderStates, StateFile
 from alertd.threads import in_daemon_thread
 from alertd.timing import trigger_for
 

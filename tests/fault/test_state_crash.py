@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 from support.daemon import wait_until
 
-import alertd.store
+import alertd.store.statefile
 from alertd.core.model import Severity
 from alertd.core.state import CheckState, Sent
-from alertd.store import ProviderStates, StateFile
+from alertd.store.statefile import ProviderStates, StateFile
 
 pytestmark = pytest.mark.fault
 
@@ -139,9 +139,9 @@ def fail_at(monkeypatch: pytest.MonkeyPatch, step: str, death: bool) -> list[str
     """Makes `step` of StateFile.save fail; a death also stops the cleanup that follows.
     Returns the list the failing step appends itself to when it fires."""
     fault = _Fault(step, death)
-    monkeypatch.setattr(alertd.store, "os", _Module(os, fault.os_overrides()))
+    monkeypatch.setattr(alertd.store.statefile, "os", _Module(os, fault.os_overrides()))
     if step == "mkstemp":
-        monkeypatch.setattr(alertd.store, "tempfile", _Module(tempfile, {"mkstemp": fault.mkstemp}))
+        monkeypatch.setattr(alertd.store.statefile, "tempfile", _Module(tempfile, {"mkstemp": fault.mkstemp}))
     return fault.fired
 
 
@@ -211,7 +211,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from alertd.core.model import Severity
 from alertd.core.state import CheckState, Sent
-from alertd.store import StateFile
+from alertd.store.statefile import StateFile
 
 path, start, PROVIDERS = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 store = StateFile(path)

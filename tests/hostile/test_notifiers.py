@@ -21,7 +21,7 @@ from support.daemon import SimulatorThread, StartDaemon, daemons, wait_until, wr
 from support.http_stub import HttpStub, SilentServer, webhook_stub
 
 from alertd.demo.simulator import Account
-from alertd.store import StateFile
+from alertd.store.statefile import StateFile
 
 CRITICAL = {"warning": "50", "critical": "10"}  # every account below holds $1
 

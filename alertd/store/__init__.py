@@ -1,0 +1,1 @@
+"""Where alertd remembers: see `alertd.store.base` for the interface."""
