@@ -17,8 +17,10 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from alertd.core.evaluate import BALANCE, FETCH, Finding, evaluate
+from alertd.core.forecast import Forecast
 from alertd.core.model import Poll, Reading, Severity
 from alertd.core.rules import Destination, Rules
+from alertd.core.series import Event
 from alertd.core.state import CheckState, Reason, decide, observe, observe_failure, observe_success
 from alertd.core.state import record_sent as _record_sent
 
@@ -37,6 +39,7 @@ class ProviderState:
     last_poll: Poll | None = None
     not_before: datetime | None = None
     pending: Mapping[DeliveryKey, Severity] = field(default_factory=dict)
+    forecast: Forecast | None = None  # None until the burn tracker has a reading
 
     def __post_init__(self) -> None:
         for name in ("checks", "findings", "pending"):
@@ -90,6 +93,7 @@ class Step:
     state: ProviderState
     notifications: tuple[Notification, ...] = ()
     silenced: tuple[Silenced, ...] = ()
+    events: tuple[Event, ...] = ()  # rises of the balance this poll recorded (store them)
 
 
 def step(provider: str, state: ProviderState, poll: Poll, rules: Rules, now: datetime) -> Step:
