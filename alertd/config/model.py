@@ -98,8 +98,8 @@ class Policy(_Strict):
     @field_validator("burn_window")
     @classmethod
     def _window_of_hours(cls, value: timedelta) -> timedelta:
-        if value < timedelta(hours=1):
-            raise ValueError("must be at least 1h (its last seventh is the short window)")
+        if value < timedelta(seconds=7):
+            raise ValueError("must be at least 7s (its last seventh is the short window)")
         return value
 
     @model_validator(mode="after")
