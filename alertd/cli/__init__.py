@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from alertd import __version__
 from alertd.cli.check_table import Row, Status, as_json, as_table, overall, row
 from alertd.config.loader import Settings, load
+from alertd.config.model import ProviderConfig
 from alertd.config.rules import rules_of
 from alertd.config.types import format_duration
 from alertd.core.burn import replay
@@ -111,12 +112,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
         notify = ", ".join(p.notify) if p.notify is not None else "all notifiers"
         print(
             f"  provider {name}: {p.type}, every {format_duration(p.interval)}, "
-            f"warning {p.warning or '-'}, critical {p.critical or '-'}, notify {notify}"
+            f"warning {p.warning or '-'}, critical {p.critical or '-'}{_runway(p)}, "
+            f"notify {notify}"
         )
     for name, n in config.notifiers.items():
         urls = ", ".join(display_form(u) for u in n.urls)
         print(f"  notifier {name}: {urls} (min severity {n.min_severity})")
     return 0
+
+
+def _runway(p: ProviderConfig) -> str:
+    if p.runway_warning is None and p.runway_critical is None:
+        return ""
+    levels = [format_duration(v) if v else "-" for v in (p.runway_warning, p.runway_critical)]
+    return f", runway {'/'.join(levels)} over {format_duration(p.burn_window)}"
 
 
 async def _check(
