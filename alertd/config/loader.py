@@ -35,7 +35,7 @@ from alertd.config.model import (
 from alertd.config.safe_yaml import YamlProblem, parse
 from alertd.errors import ConfigError
 from alertd.files import UnreadableFile, read_regular
-from alertd.providers import Provider, build
+from alertd.providers import PRESET_PROBLEMS, Provider, build
 from alertd.text import printable
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/alertd/config.yaml"))
@@ -79,6 +79,8 @@ def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, s
 
 def load(explicit: str | os.PathLike[str] | None = None) -> Settings:
     """Reads `os.environ` for interpolation and overrides, as pydantic-settings does."""
+    if PRESET_PROBLEMS:  # the installation itself is broken: no config could be trusted
+        raise ConfigError(PRESET_PROBLEMS)
     environ = os.environ
     path = find_config(explicit, environ)
     raw, duplicates = _read_yaml(path)

@@ -45,13 +45,16 @@ Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
 
 def _known_type(value: str) -> str:
-    """A type of the provider registry: a new type is a file and a registry line, and the
-    config accepts it with no change here."""
-    from alertd.providers import REGISTRY  # its modules import this one: looked up when used
+    """A type of the provider registry (code types and presets): a new type is a file and a
+    registry line, or a preset file, and the config accepts it with no change here."""
+    from alertd.providers import PRESETS, REGISTRY  # they import this module: looked up here
 
     if value not in REGISTRY:
         shown = printable(value, 60)
-        raise ValueError(f"'{shown}' is not a provider type; known: {', '.join(REGISTRY)}")
+        code = ", ".join(name for name in REGISTRY if name not in PRESETS)
+        raise ValueError(
+            f"'{shown}' is not a provider type; known: {code}; presets: {', '.join(PRESETS)}"
+        )
     return value
 
 
