@@ -1,9 +1,11 @@
 """Preset files as data: read and checked when the registry is built, a broken one reported in
 one line per problem (naming the file and the key) by every command, never a traceback;
-`validate` warns about polling faster than a preset's minimum interval."""
+`alertd providers` lists every type; `validate` warns about polling faster than a preset's
+minimum interval."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from support.configs import load_text, write_config
 
 from alertd import cli
 from alertd.config import loader
-from alertd.providers import CODE_TYPES, PRESETS
+from alertd.providers import CODE_TYPES, PRESETS, REGISTRY
 from alertd.providers.presets import PRESET_DIR, load_presets
 
 GOOD = """
@@ -185,3 +187,42 @@ def test_an_unknown_type_lists_the_code_types_and_the_presets(tmp_path: Path) ->
         " known: browser7, youcom, lobstr, srtgen, decaptcha, http_json; presets: "
         + ", ".join(sorted(PRESETS))
     )
+
+
+# -- alertd providers ------------------------------------------------------------------------
+
+
+def test_providers_lists_every_type_with_its_docs(tmp_path: Path) -> None:
+    result = run_alertd("providers", cwd=tmp_path)
+    assert result.code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["TYPE", "KIND", "WATCHES", "KEY", "GOES", "IN", "DOCS"]
+    assert [line.split()[0] for line in lines[1:]] == list(REGISTRY)
+    for line in lines[1:]:
+        name = line.split()[0]
+        assert line.endswith(f"  {REGISTRY[name].docs_url}"), line
+    [deepl] = [line for line in lines if line.startswith("deepl ")]
+    assert "preset" in deepl
+    assert "header Authorization: DeepL-Auth-Key KEY" in deepl
+
+
+def test_providers_json(tmp_path: Path) -> None:
+    result = run_alertd("providers", "--json", cwd=tmp_path)
+    assert result.code == 0
+    rows = {row["type"]: row for row in json.loads(result.stdout)}
+    assert set(rows) == set(REGISTRY)
+    assert rows["browser7"] == {
+        "type": "browser7",
+        "kind": "code",
+        "title": "Browser7 account balance in USD (and renders)",
+        "key": "header Authorization: Bearer KEY",
+        "docs": "https://docs.browser7.com/api/endpoints/account-balance",
+        "min_interval": None,
+    }
+    assert rows["http_json"]["kind"] == "generic"
+    assert rows["anticaptcha"]["key"] == 'JSON body {"clientKey": KEY}'
+    assert rows["anticaptcha"]["min_interval"] == "30s"
+    assert rows["serpapi"]["key"] == "query ?api_key=KEY"
+    assert rows["twilio"]["key"] == "HTTP Basic USER:PASSWORD"
+    assert all(row["docs"].startswith("https://") for row in rows.values())
+    assert all(row["title"] for row in rows.values())

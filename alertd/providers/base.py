@@ -59,6 +59,8 @@ class Provider:
     """
 
     type_name: ClassVar[str]
+    title: ClassVar[str] = ""  # what it watches, for `alertd providers`
+    docs_url: ClassVar[str] = ""  # the provider's own documentation of the endpoint
     path: ClassVar[str] = ""
     default_base_url: ClassVar[str | None] = None
     needs_api_key: ClassVar[bool] = True
@@ -74,6 +76,12 @@ class Provider:
     @classmethod
     def auth_headers(cls, api_key: str) -> dict[str, str]:
         return {}
+
+    @classmethod
+    def key_placement(cls) -> str:
+        """Where the API key travels, for `alertd providers` (never a key itself)."""
+        headers = cls.auth_headers("KEY")
+        return ", ".join(f"header {name}: {value}" for name, value in headers.items())
 
     @classmethod
     def simulated_body(cls, account: SimulatedAccount) -> Any:

@@ -12,6 +12,8 @@ from alertd.providers.base import Provider, SimulatedAccount, decimal_from_text,
 
 class DeCaptcha(Provider):
     type_name = "decaptcha"
+    title = "DeCaptcha balance (base_url required)"
+    docs_url = "https://decaptcha.net/api/balance"
     path = "/api/balance"
     default_base_url = None  # the docs give no host: base_url is required
     accepts_unit = True  # the balance is money in the account's currency, USD unless told

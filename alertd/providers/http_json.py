@@ -77,9 +77,15 @@ def _request_problems(endpoint: Endpoint) -> list[str]:
 
 class HttpJson(Provider):
     type_name = "http_json"
+    title = "any JSON balance API, described in the config"
+    docs_url = "https://jmespath.org/specification.html"
     needs_api_key = False
     accepts_unit = True
     simulated = False  # its shape is whatever the config says
+
+    @classmethod
+    def key_placement(cls) -> str:
+        return "where auth says: header, query, JSON body or HTTP Basic"
 
     # -- config --------------------------------------------------------------------------
     def needs_key(self) -> bool:

@@ -19,6 +19,8 @@ from alertd.text import printable
 
 class Lobstr(Provider):
     type_name = "lobstr"
+    title = "Lobstr.io credits left this period, unpaid bill"
+    docs_url = "https://docs.lobstr.io/docs/get-balance"
     path = "/v1/user/balance"
     default_base_url = "https://api.lobstr.io"
     reports_capacity = True

@@ -14,12 +14,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import ValidationError, field_validator
 
 from alertd.config.messages import describe, shown_input
-from alertd.config.model import Endpoint, Interval, ProviderConfig
+from alertd.config.model import Endpoint, Interval, KeyPlacement, ProviderConfig
 from alertd.config.safe_yaml import YamlProblem, parse
 from alertd.config.types import format_duration
 from alertd.files import UnreadableFile, read_regular
@@ -61,6 +61,10 @@ class Preset:
     min_interval: timedelta
     settings: Mapping[str, Any]
 
+    @property
+    def auth(self) -> KeyPlacement | None:
+        return cast(KeyPlacement | None, self.settings.get("auth"))
+
     def apply(self, config: ProviderConfig) -> ProviderConfig:
         """The account's config over this preset: every key the config sets wins."""
         given = config.model_fields_set
@@ -76,6 +80,11 @@ class PresetProvider(HttpJson):
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         super().__init__(name, self.preset.apply(config))
+
+    @classmethod
+    def key_placement(cls) -> str:
+        auth = cls.preset.auth
+        return auth.describe() if auth is not None else "nowhere"
 
     def config_warnings(self) -> list[str]:
         interval, minimum = self.config.interval, self.preset.min_interval
