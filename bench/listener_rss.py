@@ -97,7 +97,7 @@ def main() -> int:
                 print(f"run {run + 1}/{args.runs}: listener {variant} ...", file=sys.stderr)
                 figures[variant].append(measure(Path(tmp), variant, args.settle, args.requests))
     median = {k: statistics.median(v) for k, v in figures.items()}
-    print("| alertd run, 5 providers | RSS (median of %d) |" % args.runs)
+    print(f"| alertd run, 5 providers | RSS (median of {args.runs}) |")
     print("|---|---|")
     print(f"| no listener | {median['off']:.1f} MiB |")
     print(f"| listener, idle | {median['idle']:.1f} MiB (+{median['idle'] - median['off']:.1f}) |")
