@@ -13,6 +13,7 @@ import random
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
@@ -24,8 +25,6 @@ from alertd.core.series import Event
 from alertd.engine import Engine, Watch
 from alertd.errors import ConfigError
 from alertd.http import make_client
-from alertd.httpguard import Listener
-from alertd.listener import start_listener
 from alertd.notify.dispatch import Dispatcher, RetryPolicy
 from alertd.observability import logging as logs
 from alertd.observability.health import Health, assess
@@ -33,6 +32,9 @@ from alertd.observability.metrics import Metrics
 from alertd.store.statefile import ProviderStates, StateFile
 from alertd.threads import in_daemon_thread
 from alertd.timing import trigger_for
+
+if TYPE_CHECKING:
+    from alertd.web.guard import Listener
 
 STOP_GRACE_SECONDS = 8.0  # under `docker stop`'s 10 s, so the last state write still happens
 DELIVERY_GRACE_SECONDS = 4.0  # a send under way at SIGTERM; one still hung then is abandoned
@@ -236,8 +238,11 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
         listener: Listener | None = None
         if self.settings.config.http.listen:  # first: a taken port stops alertd before a poll
+            from alertd.web.listener import start_listener  # aiohttp: loaded only when used
+            from alertd.web.routes import Sources
+
             listener = await start_listener(
-                self.settings.config.http.listen, self.health, self.metrics
+                self.settings.config.http.listen, Sources(self.health, self.metrics)
             )
         self.dispatcher = Dispatcher(self.settings.config.notifiers, self.retry)
         async with make_client() as client:
@@ -273,7 +278,7 @@ class Daemon:
             await self.stopping.wait()
             await self._stop()
             if listener is not None:
-                listener.close()
+                await listener.close()
         return 0
 
     def _request_stop(self, sig: signal.Signals) -> None:

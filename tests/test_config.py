@@ -659,7 +659,7 @@ def test_config_does_not_import_the_listener() -> None:
     import alertd.config.model as config_module
 
     source = Path(config_module.__file__).read_text(encoding="utf-8")
-    assert "alertd.listener" not in source
+    assert "alertd.web" not in source
 
 
 def test_http_json_header_value_with_a_line_break_is_refused(tmp_path: Path) -> None:
