@@ -59,6 +59,9 @@ class Settings:
         values = [secret for provider in self.providers.values() for secret in provider.secrets()]
         for notifier in self.config.notifiers.values():
             values.extend(url.get_secret_value() for url in notifier.urls)
+        store = self.config.store_url()
+        if store is not None and "@" in store and self.config.store is not None:
+            values.append(self.config.store.get_secret_value())  # a database URL with credentials
         return [value for value in values if value]
 
 
