@@ -27,10 +27,11 @@ from typing import Any, Protocol
 
 from alertd.config.loader import Settings
 from alertd.config.rules import rules_of
+from alertd.core.burn import project, replay
 from alertd.core.model import Failure, Poll
 from alertd.core.render import Message, render
 from alertd.core.rules import Rules
-from alertd.core.series import Sample
+from alertd.core.series import Event, Sample
 from alertd.core.state import CheckState
 from alertd.core.step import DeliveryKey, Notification, ProviderState, abandoned, delivered, step
 from alertd.http import HttpClient
@@ -40,7 +41,7 @@ from alertd.providers import Provider
 from alertd.store.base import LogEntry, Record, Store
 from alertd.store.memory import MemoryStore
 
-PollObserver = Callable[["Watch", Poll], None]
+PollObserver = Callable[["Watch", Poll, tuple[Event, ...]], None]
 DeliveryObserver = Callable[[str, str, str, bool, float], None]
 
 
@@ -104,8 +105,9 @@ class Engine:
         longer configured is cleared, as a reload that removes a provider clears it.
         Returns how many providers had state to restore.
 
-        (The burn trackers are rebuilt here next, from `store.load_samples` over each
-        provider's `burn_window`.)
+        Each burn tracker is rebuilt from the store's readings of the provider's last
+        `burn_window` only (never the whole history), so the forecast and the runway check
+        go on where they were.
         """
         restored = await self.store.load_state()
         for name, checks in restored.items():
@@ -114,6 +116,15 @@ class Engine:
                 self.store.submit(Record(name, checks={}))
             else:
                 watch.state = replace(watch.state, checks=checks)
+        now = self.clock()
+        windows = {n: w.rules.forecasting.burn_window for n, w in self.watches.items()}
+        samples = await self.store.load_samples({n: now - window for n, window in windows.items()})
+        for name, series in samples.items():
+            watch = self.watches.get(name)
+            if watch is not None and series:
+                burn = replay(series, windows[name])
+                forecast = project(burn, windows[name], now)
+                watch.state = replace(watch.state, burn=burn, forecast=forecast)
         return sum(name in self.watches for name in restored)
 
     def _watch(self, name: str, state: ProviderState | None = None) -> Watch:
@@ -178,7 +189,7 @@ class Engine:
         self.counters["polls_ok" if poll.reading else "polls_failed"] += 1
         self._log_poll(watch, poll)
         for observer in self.observers:
-            observer(watch, poll)
+            observer(watch, poll, result.events)
         for silenced in result.silenced:
             watch.log.info(
                 "notification_skipped",

@@ -6,15 +6,18 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from alertd import __version__
 from alertd.cli.check_table import Row, Status, as_json, as_table, overall, row
 from alertd.config.loader import Settings, load
-from alertd.config.rules import levels_of
+from alertd.config.model import ProviderConfig
+from alertd.config.rules import rules_of
 from alertd.config.types import format_duration
-from alertd.core.evaluate import evaluate
+from alertd.core.burn import replay
+from alertd.core.series import Sample
+from alertd.core.step import ProviderState, step
 from alertd.errors import ConfigError
 from alertd.http import make_client
 from alertd.observability import logging as logs
@@ -67,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub.add_parser("validate", parents=[common], help="check the config and report every problem")
+    providers = sub.add_parser(
+        "providers",
+        parents=[common],
+        help="list every built-in provider type and preset with its documentation link",
+    )
+    providers.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub.add_parser("run", parents=[common], help="run the daemon (stops cleanly on SIGTERM/SIGINT)")
     notify_test = sub.add_parser(
         "notify-test", parents=[common], help="send a test message through each notifier"
@@ -110,7 +119,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         notify = ", ".join(p.notify) if p.notify is not None else "all notifiers"
         print(
             f"  provider {name}: {p.type}, every {format_duration(p.interval)}, "
-            f"warning {p.warning or '-'}, critical {p.critical or '-'}, notify {notify}"
+            f"warning {p.warning or '-'}, critical {p.critical or '-'}{_runway(p)}, "
+            f"notify {notify}"
         )
     for name, n in config.notifiers.items():
         urls = ", ".join(display_form(u) for u in n.urls)
@@ -118,7 +128,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check(settings: Settings, now: Callable[[], datetime]) -> list[Row]:
+def _runway(p: ProviderConfig) -> str:
+    if p.runway_warning is None and p.runway_critical is None:
+        return ""
+    levels = [format_duration(v) if v else "-" for v in (p.runway_warning, p.runway_critical)]
+    return f", runway {'/'.join(levels)} over {format_duration(p.burn_window)}"
+
+
+async def _check(
+    settings: Settings,
+    now: Callable[[], datetime],
+    history: Mapping[str, list[Sample]] | None = None,
+) -> list[Row]:
+    """One poll of every provider through the real step; `history` (the store's samples)
+    gives the burn tracker its past, so the RUNWAY column has a forecast."""
+    history = history or {}
     async with make_client() as client:
         results = await asyncio.gather(
             *(provider.poll(client, now) for provider in settings.providers.values())
@@ -126,8 +150,13 @@ async def _check(settings: Settings, now: Callable[[], datetime]) -> list[Row]:
     rows = []
     for name, result in zip(settings.providers, results, strict=True):
         cfg = settings.config.providers[name]
-        findings = evaluate(result.reading, levels_of(cfg)) if result.reading else None
-        rows.append(row(name, cfg.type, result, findings))
+        rules = rules_of(settings.config, name)
+        state = ProviderState(burn=replay(history.get(name, []), rules.forecasting.burn_window))
+        if result.reading is None:
+            rows.append(row(name, cfg.type, result, None))
+            continue
+        after = step(name, state, result, rules, result.checked_at).state
+        rows.append(row(name, cfg.type, result, after.findings, after.forecast))
     return rows
 
 
@@ -186,6 +215,18 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     return 0 if all(ok for _, _, ok in results) else 1
 
 
+def cmd_providers(args: argparse.Namespace) -> int:
+    """Needs no config: what a user can put in `type:`, and where to read about each."""
+    from alertd.cli.providers_table import as_json, as_table, type_rows
+    from alertd.providers import PRESET_PROBLEMS
+
+    rows = type_rows()
+    print(json.dumps(as_json(rows), indent=2) if args.json else as_table(rows))
+    for problem in PRESET_PROBLEMS:
+        print(problem, file=sys.stderr)
+    return 1 if PRESET_PROBLEMS else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from alertd.demo.scenario import run_demo
 
@@ -200,6 +241,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "run": cmd_run,
     "notify-test": cmd_notify_test,
+    "providers": cmd_providers,
     "demo": cmd_demo,
 }
 

@@ -45,8 +45,8 @@ def format_money(money: Money) -> str:
 def format_span(span: timedelta) -> str:
     """A forecast's length, rounded as a forecast deserves: `~3.2 days`, `~5 hours`."""
     seconds = span.total_seconds()
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size or unit == "minute":
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size or unit == "second":
             value = seconds / size
             shown = f"{value:.1f}" if unit == "day" and value < 100 else f"{value:.0f}"
             return f"~{shown} {unit}{'' if shown == '1' else 's'}"

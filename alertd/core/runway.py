@@ -57,7 +57,8 @@ def runway_finding(
         return Finding(RUNWAY, Severity.OK, quiet)
     runway = forecast.runway or timedelta(0)
     told = "used up" if forecast.outlook is Outlook.EMPTY else f"runs out in {format_span(runway)}"
-    before = " (before the reset)" if forecast.resets_at is not None else ""
+    resets, ends = forecast.resets_at, forecast.exhausted_at
+    before = " (before the reset)" if resets and ends and ends < resets else ""
     for severity, level in rules.runway_levels:
         within = f"{told}{before}, within the {severity.label} runway of {format_level(level)}"
         if runway < level:

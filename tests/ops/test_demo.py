@@ -20,8 +20,8 @@ from support.http_stub import HttpStub, webhook_stub
 
 pytestmark = pytest.mark.e2e
 
-SPEED = "4"
-DEADLINE = 40.0  # the demo takes FINISH / speed = 12.5 s; the brief allows ~30 s
+SPEED = "2"  # at 4 the forecast had only a poll or two per phase on a loaded machine
+DEADLINE = 50.0  # the demo takes FINISH / speed = 25 s
 TITLE = re.compile(r"^>>> (\[[A-Z]+\] .*)$", re.MULTILINE)
 
 
@@ -112,6 +112,25 @@ def test_demo_shows_every_kind_of_notification(demos: Demos) -> None:
     # each block carries its body: the balance and when it was checked
     assert "Balance: $" in run.stdout, run.explain()
     assert "Checked at: " in run.stdout, run.explain()
+
+
+def test_demo_warns_of_the_runway_before_the_balance_and_shows_a_spend_spike(
+    demos: Demos,
+) -> None:
+    run = demos.plain
+    titles = [t for t in run.titles if t.startswith("[WARNING] render-farm:")]
+    runway = [i for i, t in enumerate(titles) if "within the warning runway" in t]
+    balance = [i for i, t in enumerate(titles) if "below warning threshold" in t]
+    assert runway, run.explain()
+    assert balance, run.explain()
+    assert runway[0] < balance[0], run.explain()
+    assert "Runs out: in ~" in run.stdout, run.explain()
+    assert any(t.startswith("[WARNING] subtitles: spending spiked to") for t in run.titles), (
+        run.explain()
+    )
+    assert "[RESOLVED] render-farm: runway back to normal" in run.titles, run.explain()
+    # a top-up is a bigger plan, not "consumed -6,000" over a balance above capacity
+    assert "consumed -" not in run.stdout, run.explain()
 
 
 def test_demo_sends_the_same_notifications_to_the_webhook(demos: Demos) -> None:
