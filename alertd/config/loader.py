@@ -61,6 +61,9 @@ class Settings:
             values.extend(provider.headers.values())
         for notifier in self.config.notifiers.values():
             values.extend(notifier.urls)
+        http = self.config.http
+        values.append(http.auth_token)
+        values.append(http.basic_auth.password if http.basic_auth else None)
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
 
