@@ -243,8 +243,9 @@ class Daemon:
 
             watches = lambda: self.engine.watches if self.engine else {}  # noqa: E731
             sources = Sources(
-                self.health, self.metrics, watches, self.clock, http=self.settings.config.http
-            )
+                self.health, self.metrics, watches, self.clock,
+                http=self.settings.config.http, redact=logs.REDACTOR.text,
+            )  # fmt: skip
             listener = await start_listener(self.settings.config.http.listen, sources)
         self.dispatcher = Dispatcher(self.settings.config.notifiers, self.retry)
         async with make_client() as client:

@@ -204,10 +204,16 @@ def _credential(value: SecretStr) -> SecretStr:
 Credential = Annotated[SecretStr, AfterValidator(_credential)]
 
 
+def _username(value: str) -> str:
+    if not value or ":" in value or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("must be a word without ':', spaces or control characters")
+    return value
+
+
 class BasicAuth(_Strict):
     """HTTP Basic credentials for the listener (browsers ask for them on the status page)."""
 
-    username: Annotated[str, StringConstraints(pattern=r"^[^:\s]+$", max_length=200)]
+    username: Annotated[str, AfterValidator(_username)]
     password: Credential
 
 

@@ -6,7 +6,7 @@ Each endpoint says `"version": 1`; fields may be added, never renamed or removed
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -50,10 +50,10 @@ def provider_json(p: ProviderView) -> dict[str, Any]:
         forecast = {
             "outlook": f.outlook,
             "text": f.text,
-            "burn_per_day": _money(f.rate),
+            "burn_rate_per_day": _money(f.rate),
             "burn_text": f.burn,
             "runway_seconds": None if f.runway is None else f.runway.total_seconds(),
-            "exhausted_at": iso(f.exhausted_at),
+            "runs_out_at": iso(f.exhausted_at),
             "resets_at": iso(f.resets_at),
             "topups": f.topups,
         }
@@ -86,13 +86,18 @@ def status_json(view: StatusView) -> dict[str, Any]:
 
 
 def parse_since(text: str | None, now: datetime, default: timedelta) -> datetime:
-    """`7d`, `36h`, `90m` back from now, or an RFC 3339 time; at most MAX_SINCE back."""
+    """`7d`, `36h`, `90m` back from now, or an RFC 3339 time (it has `-` or `:`); at most
+    MAX_SINCE back."""
     if text is None or not text.strip():
         return now - default
-    try:
-        moment = now - parse_duration(text)
-    except ValueError:
+    text = text.strip()
+    if "-" in text or ":" in text:
         moment = _time(text)
+    else:
+        try:
+            moment = now - parse_duration(text)
+        except ValueError as exc:
+            raise BadQuery(f"since: {exc} (or a time such as 2026-01-31T00:00:00Z)") from None
     if now - moment > MAX_SINCE:
         raise BadQuery(f"since: at most {MAX_SINCE.days} days back")
     return moment
@@ -100,14 +105,11 @@ def parse_since(text: str | None, now: datetime, default: timedelta) -> datetime
 
 def _time(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         moment = None
     if moment is None:
-        raise BadQuery(
-            f"since: '{printable(text, 40)}' is neither a duration (7d, 36h, 90m) nor a time"
-            " (2026-01-31T00:00:00Z)"
-        )
+        raise BadQuery(f"since: '{printable(text, 40)}' is not a time such as 2026-01-31T00:00:00Z")
     if moment.tzinfo is None:
         raise BadQuery("since: a time needs its offset (Z for UTC)")
     return moment
@@ -124,7 +126,10 @@ def _thinned(samples: Sequence[Sample]) -> tuple[Sequence[Sample], int]:
     return kept, step
 
 
-def history_json(history: History, since: datetime, now: datetime) -> dict[str, Any]:
+def history_json(
+    history: History, since: datetime, now: datetime, redact: Callable[[str], str] = str
+) -> dict[str, Any]:
+    """`redact` masks known secrets in the notifications' titles (text from providers)."""
     samples, step = _thinned(history.samples)
     return {
         "version": VERSION,
@@ -169,7 +174,7 @@ def history_json(history: History, since: datetime, now: datetime) -> dict[str, 
                 "check": n.check,
                 "reason": n.reason.value,
                 "severity": n.severity.label,
-                "title": printable(n.title),
+                "title": redact(printable(n.title)),
             }
             for n in history.notifications
         ],

@@ -27,7 +27,7 @@ from alertd.store.base import History
 from alertd.text import printable
 from alertd.web import api, page
 from alertd.web.sparkline import Sparkline, sparkline
-from alertd.web.status import StatusView, Watched, provider_view, status_view
+from alertd.web.status import Redact, StatusView, Watched, provider_view, status_view
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 ENDPOINTS = [
@@ -73,6 +73,7 @@ class Sources:
     clock: Callable[[], datetime] = _now
     history: HistoryReader | None = None  # the store's; None: no sparklines
     http: HttpConfig = field(default_factory=HttpConfig)
+    redact: Redact = str  # masks known secrets in text from outside (the log redactor's)
 
 
 @web.middleware
@@ -88,7 +89,10 @@ async def common_headers(request: web.Request, handler: Handler) -> web.StreamRe
 
 def _json(payload: Any, status: int = 200) -> web.Response:
     return web.Response(
-        body=json.dumps(payload).encode(), status=status, content_type="application/json"
+        body=json.dumps(payload).encode(),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
     )
 
 
@@ -145,7 +149,7 @@ class Routes:
 
     async def status_api(self, request: web.Request) -> web.Response:
         body = await self.status.get()
-        return web.Response(body=body, content_type="application/json")
+        return web.Response(body=body, content_type="application/json", charset="utf-8")
 
     async def history_api(self, request: web.Request) -> web.Response:
         watch = self.sources.watches().get(request.match_info["name"])
@@ -162,15 +166,15 @@ class Routes:
             return _json(
                 {"error": f"the store did not answer within {HISTORY_API_SECONDS:g}s"}, 503
             )
-        payload = api.history_json(history, since, now)
+        payload = api.history_json(history, since, now, self.sources.redact)
         body = await asyncio.to_thread(json.dumps, payload)
-        return web.Response(body=body.encode(), content_type="application/json")
+        return web.Response(body=body.encode(), content_type="application/json", charset="utf-8")
 
     async def badge(self, request: web.Request) -> web.Response:
         watch = self.sources.watches().get(request.match_info["name"])
         if watch is None:
             return _not_found(f"no provider '{printable(request.match_info['name'], 60)}'")
-        svg = page.render_badge(provider_view(watch))
+        svg = page.render_badge(provider_view(watch, redact=self.sources.redact))
         return web.Response(
             text=svg,
             content_type="image/svg+xml",
@@ -179,7 +183,9 @@ class Routes:
 
     # -- making them ---------------------------------------------------------------------------
     async def _render_status(self) -> bytes:
-        view = status_view(self.sources.watches().values(), self.sources.clock())
+        view = status_view(
+            self.sources.watches().values(), self.sources.clock(), redact=self.sources.redact
+        )
         text = await asyncio.to_thread(json.dumps, api.status_json(view))
         return text.encode()
 
@@ -200,7 +206,7 @@ class Routes:
             sparks = {
                 w.name: s for w, s in zip(watches, found, strict=True) if isinstance(s, Sparkline)
             }
-        return status_view(watches, now, sparks)
+        return status_view(watches, now, sparks, self.sources.redact)
 
     async def _spark(self, watch: Watched, now: datetime) -> Sparkline | None:
         history = await self._history(watch, now - SPARK_WINDOW, HISTORY_SECONDS)

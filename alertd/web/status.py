@@ -8,7 +8,7 @@ ones. Text that came from outside (a provider's error, a plan name) passes throu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,6 +24,7 @@ from alertd.text import printable
 from alertd.web import wording
 from alertd.web.sparkline import Sparkline
 
+Redact = Callable[[str], str]
 PENDING = "pending"
 SEVERITIES = ("critical", "warning", PENDING, "ok")  # worst first: the order of the page
 
@@ -99,6 +100,19 @@ class ProviderView:
         return f"{self.share * 100:.0f}% of {format_amount(self.capacity, self.unit)}"
 
     @property
+    def meter_levels(self) -> tuple[tuple[str, Decimal], ...]:
+        """The thresholds as shares of capacity: a `<meter>` turns amber below `high` (the
+        warning level) and red below `low` (the critical one)."""
+        if not self.capacity:
+            return ()
+        names = {Severity.CRITICAL: "low", Severity.WARNING: "high"}
+        return tuple(
+            (names[s], min(max(amount / self.capacity, Decimal(0)), Decimal(1)))
+            for s, amount in sorted(self.levels.items())
+            if s in names
+        )
+
+    @property
     def runway_order(self) -> float:
         """Sooner exhaustion first among providers of one severity."""
         if self.forecast is None or self.forecast.runway is None:
@@ -123,19 +137,31 @@ class StatusView:
         return next((s for s in SEVERITIES if self.totals[s]), "ok")
 
 
-def provider_view(watch: Watched, spark: Sparkline | None = None) -> ProviderView:
+def _keep(text: str) -> str:
+    return text
+
+
+def provider_view(
+    watch: Watched, spark: Sparkline | None = None, redact: Redact = _keep
+) -> ProviderView:
+    """`redact` masks known secrets (the daemon's log redactor) in text from outside: a
+    provider that echoes its API key in an error message must not put it on the page."""
+
+    def shown(text: str, limit: int = 200) -> str:
+        return redact(printable(text, limit))
+
     state = watch.state
     checks = tuple(
         sorted(
             (
-                CheckView(check, s.severity.label, printable(s.detail), s.since)
+                CheckView(check, s.severity.label, shown(s.detail), s.since)
                 for check, s in state.checks.items()
             ),
             key=lambda c: (-Severity.parse(c.severity), c.check != BALANCE, c.check),
         )
     )
     last = state.last_poll
-    error = printable(last.failure.reason) if last is not None and last.failure else None
+    error = shown(last.failure.reason) if last is not None and last.failure else None
     return ProviderView(
         name=watch.name,
         type=watch.rules.provider_type,
@@ -146,11 +172,13 @@ def provider_view(watch: Watched, spark: Sparkline | None = None) -> ProviderVie
         error=error,
         forecast=ForecastView.of(state.forecast) if state.forecast else None,
         spark=spark,
-        **_balance_fields(state.reading, watch.rules),
+        **_balance_fields(state.reading, watch.rules, shown),
     )
 
 
-def _balance_fields(reading: Reading | None, rules: Rules) -> dict[str, Any]:
+def _balance_fields(
+    reading: Reading | None, rules: Rules, shown: Callable[[str, int], str]
+) -> dict[str, Any]:
     """The last reading's part of a card: nothing before the first one."""
     if reading is None:
         return {}
@@ -165,10 +193,10 @@ def _balance_fields(reading: Reading | None, rules: Rules) -> dict[str, Any]:
     }
     return {
         "amount": reading.amount,
-        "unit": printable(reading.unit, 40),
-        "balance": printable(format_money(reading.money()), 80),
+        "unit": shown(reading.unit, 40),
+        "balance": shown(format_money(reading.money()), 80),
         "breakdown": tuple(
-            (printable(part, 40), format_money(reading.money(amount)))
+            (shown(part, 40), shown(format_money(reading.money(amount)), 80))
             for part, amount in reading.breakdown.items()
         ),
         "capacity": capacity,
@@ -192,11 +220,14 @@ def _reason(checks: tuple[CheckView, ...], error: str | None) -> str:
 
 
 def status_view(
-    watches: Iterable[Watched], now: datetime, sparks: Mapping[str, Sparkline] | None = None
+    watches: Iterable[Watched],
+    now: datetime,
+    sparks: Mapping[str, Sparkline] | None = None,
+    redact: Redact = _keep,
 ) -> StatusView:
     """Every provider, worst first; within a severity the one that runs out first, then by
     name."""
     sparks = sparks or {}
-    views = [provider_view(w, sparks.get(w.name)) for w in watches]
+    views = [provider_view(w, sparks.get(w.name), redact) for w in watches]
     views.sort(key=lambda v: (SEVERITIES.index(v.severity), v.runway_order, v.name))
     return StatusView(now, tuple(views))
