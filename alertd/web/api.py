@@ -20,6 +20,7 @@ from alertd.web.wording import iso
 
 VERSION = 1
 MAX_SINCE = timedelta(days=400)
+RATE_PLACES = Decimal("0.0001")  # as `alertd check --json` shows it
 MAX_SAMPLES = 20_000  # more are thinned evenly: a year of minutely readings is ~40 MB of JSON
 
 
@@ -50,7 +51,7 @@ def provider_json(p: ProviderView) -> dict[str, Any]:
         forecast = {
             "outlook": f.outlook,
             "text": f.text,
-            "burn_rate_per_day": _money(f.rate),
+            "burn_rate_per_day": None if f.rate is None else str(f.rate.quantize(RATE_PLACES)),
             "burn_text": f.burn,
             "runway_seconds": None if f.runway is None else f.runway.total_seconds(),
             "runs_out_at": iso(f.exhausted_at),

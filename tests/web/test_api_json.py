@@ -88,7 +88,7 @@ def test_status_schema() -> None:
     forecast = wallet["forecast"]
     assert (forecast["outlook"], forecast["burn_rate_per_day"], forecast["burn_text"]) == (
         "runs out",
-        "24",
+        "24.0000",
         "$24.00/day",
     )
     assert forecast["runway_seconds"] == pytest.approx(52 / 24 * 86400, rel=0.01)
