@@ -46,7 +46,7 @@ def test_example_config_is_valid_without_any_environment(monkeypatch: pytest.Mon
     settings = load(EXAMPLE)
     config = settings.config
     types = {p.type for p in config.providers.values()}
-    assert types == {"browser7", "youcom", "lobstr", "srtgen", "decaptcha", "http_json"}
+    assert types == {"browser7", "youcom", "lobstr", "srtgen", "decaptcha", "http_json", "deepl"}
     assert set(config.notifiers) == {"ops", "oncall", "hook"}
     assert config.notifiers["oncall"].min_severity == "critical"
     assert set(settings.providers) == set(config.providers)
