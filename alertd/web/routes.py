@@ -27,7 +27,14 @@ from alertd.store.base import History
 from alertd.text import printable
 from alertd.web import api, page
 from alertd.web.sparkline import Sparkline, sparkline
-from alertd.web.status import Redact, StatusView, Watched, provider_view, status_view
+from alertd.web.status import (
+    Redact,
+    StatusView,
+    Watched,
+    levels_in_unit,
+    provider_view,
+    status_view,
+)
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 ENDPOINTS = [
@@ -211,10 +218,10 @@ class Routes:
     async def _spark(self, watch: Watched, now: datetime) -> Sparkline | None:
         history = await self._history(watch, now - SPARK_WINDOW, HISTORY_SECONDS)
         reading = watch.state.reading
-        unit = reading.unit if reading else None
-        samples = [s for s in history.samples if unit is None or s.unit == unit]
-        view = provider_view(watch)
-        return sparkline(samples, history.events, view.levels, now)
+        if reading is None:
+            return sparkline(history.samples, history.events, {}, now)
+        samples = [s for s in history.samples if s.unit == reading.unit]  # the unit shown
+        return sparkline(samples, history.events, levels_in_unit(reading, watch.rules), now)
 
     async def _history(self, watch: Watched, since: datetime, deadline: float) -> History:
         """The store's history of one provider; without a store, its last reading alone."""

@@ -183,14 +183,6 @@ def _balance_fields(
     if reading is None:
         return {}
     capacity = reading.capacity or None  # a capacity of 0 has no share
-    levels = {
-        severity: level
-        for severity, threshold in (
-            (Severity.WARNING, rules.levels.warning),
-            (Severity.CRITICAL, rules.levels.critical),
-        )
-        if threshold is not None and (level := threshold.resolve(reading.capacity)) is not None
-    }
     return {
         "amount": reading.amount,
         "unit": shown(reading.unit, 40),
@@ -202,7 +194,19 @@ def _balance_fields(
         "capacity": capacity,
         "share": reading.amount / capacity if capacity else None,
         "checked_at": reading.checked_at,
-        "levels": levels,
+        "levels": levels_in_unit(reading, rules),
+    }
+
+
+def levels_in_unit(reading: Reading, rules: Rules) -> dict[Severity, Decimal]:
+    """The balance thresholds in the reading's unit (a percentage needs its capacity)."""
+    return {
+        severity: level
+        for severity, threshold in (
+            (Severity.WARNING, rules.levels.warning),
+            (Severity.CRITICAL, rules.levels.critical),
+        )
+        if threshold is not None and (level := threshold.resolve(reading.capacity)) is not None
     }
 
 

@@ -40,6 +40,8 @@ from web.conftest import (
 )
 from web.test_api_json import FORECAST_KEYS, PROVIDER_KEYS, STATUS_KEYS
 
+pytestmark = pytest.mark.e2e
+
 BEARER = {"Authorization": f"Bearer {AUTH_TOKEN}"}
 BASIC = {
     "Authorization": "Basic " + base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
