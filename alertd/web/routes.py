@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler
 
 from alertd.config.model import HttpConfig
 from alertd.core.series import Sample
+from alertd.observability import logging as logs
 from alertd.observability.health import Health
 from alertd.observability.metrics import Metrics, Shared, SharedRender
 from alertd.store.base import History
@@ -170,9 +171,11 @@ class Routes:
         try:
             history = await self._history(watch, since, HISTORY_API_SECONDS)
         except TimeoutError:
-            return _json(
-                {"error": f"the store did not answer within {HISTORY_API_SECONDS:g}s"}, 503
-            )
+            late = f"the store did not answer within {HISTORY_API_SECONDS:g}s"
+            return _json({"error": late}, 503)
+        except Exception as exc:  # a store that cannot be read: said, never a traceback page
+            logs.get_logger(provider=watch.name).error("history_read_failed", error=str(exc))
+            return _json({"error": "the store could not be read (see alertd's log)"}, 503)
         payload = api.history_json(history, since, now, self.sources.redact)
         body = await asyncio.to_thread(json.dumps, payload)
         return web.Response(body=body.encode(), content_type="application/json", charset="utf-8")
