@@ -1,5 +1,9 @@
-"""One poll, end to end: fetch → `step` → deliver → persist. Only IO here; the decisions
+"""One poll, end to end: fetch → `step` → deliver → record. Only IO here; the decisions
 are the core's (`alertd.core.step`).
+
+What a poll or a delivery changed goes to the store (`alertd.store.base.Store.submit`:
+never blocks, committed off the loop): the reading, the rises it recorded, the provider's
+checks when they changed, and each notification that went out.
 
 Each watched provider is one `Watch`: its adapter, its rules, its state and the deliveries
 under way for it. A reload that removes a provider, or points its name at another account,
@@ -17,22 +21,25 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from alertd.config.loader import Settings
 from alertd.config.rules import rules_of
+from alertd.core.burn import project, replay
 from alertd.core.model import Failure, Poll
 from alertd.core.render import Message, render
 from alertd.core.rules import Rules
-from alertd.core.series import Event
+from alertd.core.series import Event, Sample
 from alertd.core.state import CheckState
 from alertd.core.step import DeliveryKey, Notification, ProviderState, abandoned, delivered, step
 from alertd.http import HttpClient
 from alertd.notify.lane import Outcome
 from alertd.observability.logging import get_logger
 from alertd.providers import Provider
+from alertd.store.base import LogEntry, Record, Store
+from alertd.store.memory import MemoryStore
 
 PollObserver = Callable[["Watch", Poll, tuple[Event, ...]], None]
 DeliveryObserver = Callable[[str, str, str, bool, float], None]
@@ -77,22 +84,48 @@ class Engine:
         client: HttpClient,
         dispatcher: Delivery,
         clock: Callable[[], datetime],
-        on_change: Callable[[], None] = lambda: None,
-        restored: Mapping[str, Mapping[str, CheckState]] | None = None,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.dispatcher = dispatcher
         self.clock = clock
-        self.on_change = on_change
+        self.store: Store = store if store is not None else MemoryStore()
         self.counters: Counter[str] = Counter()
         self.observers: list[PollObserver] = []
         self.delivery_observers: list[DeliveryObserver] = []
         self.watches: dict[str, Watch] = {}
         self._deliveries: set[asyncio.Task[None]] = set()  # of every Watch, replaced ones too
-        restored = restored or {}
         for name in settings.providers:
-            self._watch(name, ProviderState(checks=restored.get(name, {})))
+            self._watch(name)
+
+    async def restore(self) -> int:
+        """Before the first poll: each provider's alert state as the store last committed
+        it, so a restart neither repeats nor forgets an alert. The state of providers no
+        longer configured is cleared, as a reload that removes a provider clears it.
+        Returns how many providers had state to restore.
+
+        Each burn tracker is rebuilt from the store's readings of the provider's last
+        `burn_window` only (never the whole history), so the forecast and the runway check
+        go on where they were.
+        """
+        restored = await self.store.load_state()
+        for name, checks in restored.items():
+            watch = self.watches.get(name)
+            if watch is None:
+                self.store.submit(Record(name, checks={}))
+            else:
+                watch.state = replace(watch.state, checks=checks)
+        now = self.clock()
+        windows = {n: w.rules.forecasting.burn_window for n, w in self.watches.items()}
+        samples = await self.store.load_samples({n: now - window for n, window in windows.items()})
+        for name, series in samples.items():
+            watch = self.watches.get(name)
+            if watch is not None and series:
+                burn = replay(series, windows[name])
+                forecast = project(burn, windows[name], now)
+                watch.state = replace(watch.state, burn=burn, forecast=forecast)
+        return sum(name in self.watches for name in restored)
 
     def _watch(self, name: str, state: ProviderState | None = None) -> Watch:
         watch = Watch(
@@ -117,9 +150,12 @@ class Engine:
         restart = set(restart)
         for name in [n for n in self.watches if n not in settings.providers]:
             del self.watches[name]
+            self.store.submit(Record(name, checks={}))
         for name in settings.providers:
             kept = self.watches.get(name)
             if kept is None or name in restart:
+                if kept is not None:  # another account now: its alerts are not this one's
+                    self.store.submit(Record(name, checks={}))
                 self._watch(name)
             else:
                 kept.provider = settings.providers[name]
@@ -164,8 +200,14 @@ class Engine:
             )
         for notification in result.notifications:
             self._send(watch, notification)
-        if changed:
-            self.on_change()
+        self.store.submit(
+            Record(
+                watch.name,
+                sample=Sample.of(poll.reading) if poll.reading is not None else None,
+                events=result.events,
+                checks=watch.state.checks if changed else None,
+            )
+        )
 
     def _log_poll(self, watch: Watch, poll: Poll) -> None:
         duration_ms = round(poll.duration * 1000, 1)
@@ -236,9 +278,16 @@ class Engine:
         }
         if ok:
             self.counters["notifications_sent"] += 1
-            watch.state = delivered(watch.state, notification, self.clock())
+            at = self.clock()
+            watch.state = delivered(watch.state, notification, at)
             watch.log.info("notification_sent", **fields)
-            self.on_change()
+            entry = LogEntry(
+                watch.name, notification.check, route.key, notification.reason,
+                notification.severity, at, message.title,
+            )  # fmt: skip
+            current = self.watches.get(watch.name) is watch  # else a reload replaced it
+            checks = watch.state.checks if current else None
+            self.store.submit(Record(watch.name, checks=checks, sent=(entry,)))
         elif outcome is Outcome.FAILED:
             self.counters["notifications_failed"] += 1
             watch.log.error("notification_failed", **fields)
@@ -252,7 +301,7 @@ class Engine:
 
     # -- what the daemon reads -----------------------------------------------------------------
     def checks(self) -> dict[str, Mapping[str, CheckState]]:
-        """Every provider's checks with their notification log: what the state file keeps."""
+        """Every provider's checks with their notification log: what the store keeps."""
         return {name: watch.state.checks for name, watch in self.watches.items()}
 
     def pending_deliveries(self) -> list[asyncio.Task[None]]:

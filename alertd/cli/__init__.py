@@ -14,13 +14,14 @@ from alertd.cli.check_table import Row, Status, as_json, as_table, overall, row
 from alertd.config.loader import Settings, load
 from alertd.config.model import ProviderConfig
 from alertd.config.rules import rules_of
-from alertd.config.types import format_duration
+from alertd.config.types import format_duration, parse_duration
 from alertd.core.burn import replay
 from alertd.core.series import Sample
 from alertd.core.step import ProviderState, step
 from alertd.errors import ConfigError
 from alertd.http import make_client
 from alertd.observability import logging as logs
+from alertd.store.base import StoreError
 
 
 def utcnow() -> datetime:
@@ -76,6 +77,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     providers.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub.add_parser("run", parents=[common], help="run the daemon (stops cleanly on SIGTERM/SIGINT)")
+    history = sub.add_parser(
+        "history",
+        parents=[common],
+        help="one provider's readings, top-ups, burn rate and runway, from the store",
+    )
+    history.add_argument("name", metavar="NAME", help="the provider, as named in the config")
+    history.add_argument(
+        "--since", default="7d", metavar="DURATION", help="how far back (default 7d)"
+    )
+    shape = history.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print JSON")
+    shape.add_argument("--csv", action="store_true", help="print every point as CSV")
     notify_test = sub.add_parser(
         "notify-test", parents=[common], help="send a test message through each notifier"
     )
@@ -161,12 +174,37 @@ async def _check(
 
 def cmd_check(args: argparse.Namespace) -> int:
     settings = _load(args)
-    rows = asyncio.run(_check(settings, utcnow))
+    from alertd.cli.history import recent_samples
+
+    try:
+        samples = asyncio.run(recent_samples(settings, utcnow()))
+    except StoreError as exc:  # the table still shows every balance, without forecasts
+        print(f"alertd check: no forecasts: {exc}", file=sys.stderr)
+        samples = {}
+    rows = asyncio.run(_check(settings, utcnow, samples))
     if args.json:
         print(json.dumps(as_json(rows), indent=2))
     else:
         print(as_table(rows))
     return int(overall(rows))
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    settings = _load(args)
+    from alertd.cli.history import NoHistory, show
+
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        print(f"alertd history: --since: {exc}", file=sys.stderr)
+        return 2
+    fmt = "json" if args.json else "csv" if args.csv else "text"
+    try:
+        print(show(settings, args.name, since, fmt, utcnow()))
+    except (ValueError, NoHistory) as exc:
+        print(f"alertd history: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -239,6 +277,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "validate": cmd_validate,
     "run": cmd_run,
+    "history": cmd_history,
     "notify-test": cmd_notify_test,
     "providers": cmd_providers,
     "demo": cmd_demo,
@@ -257,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check" and args.json:  # a monitoring system parses stdout
             print(json.dumps({"status": Status.UNKNOWN.name, "errors": exc.problems}, indent=2))
         return int(Status.UNKNOWN) if args.command == "check" else 1
+    except StoreError as exc:  # `run` cannot use its store: one line, no traceback
+        print(exc, file=sys.stderr)
+        return 1
     except Exception as exc:  # the last net: one line, redacted, never a traceback
         logs.get_logger().error("internal_error", error=type(exc).__name__, exc_info=exc)
         print(f"alertd: internal error: {logs.REDACTOR.text(str(exc))}", file=sys.stderr)

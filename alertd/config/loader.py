@@ -64,6 +64,9 @@ class Settings:
             values.append(http.auth_token.get_secret_value())
         if http.basic_auth is not None:
             values.append(http.basic_auth.password.get_secret_value())
+        store = self.config.store_url()
+        if store is not None and "@" in store and self.config.store is not None:
+            values.append(self.config.store.get_secret_value())  # a database URL with credentials
         return [value for value in values if value]
 
 

@@ -51,7 +51,7 @@ class Drain:
     start: Decimal
     end: Decimal
     calm_until: float | None = None
-    calm: Decimal = Decimal("0.1")
+    calm: Decimal = Decimal("0.02")  # a quiet start: the spike stands out for several polls
 
     def balance(self, t: float) -> Decimal:
         t = min(t, DRAIN_END)

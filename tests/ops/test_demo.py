@@ -20,8 +20,8 @@ from support.http_stub import HttpStub, webhook_stub
 
 pytestmark = pytest.mark.e2e
 
-SPEED = "4"
-DEADLINE = 40.0  # the demo takes FINISH / speed = 12.5 s; the brief allows ~30 s
+SPEED = "2"  # at 4 the forecast had only a poll or two per phase on a loaded machine
+DEADLINE = 50.0  # the demo takes FINISH / speed = 25 s
 TITLE = re.compile(r"^>>> (\[[A-Z]+\] .*)$", re.MULTILINE)
 
 

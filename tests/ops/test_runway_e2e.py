@@ -1,6 +1,8 @@
 """The forecast as a user runs it (SPEC §6): `alertd run` against the simulator with a
-draining account and a short `burn_window`; the runway alert reaches a real webhook before the
-balance warning, a top-up resolves it, and `/metrics` shows the burn rate and runway.
+draining account and a short `burn_window` and a SQLite store; the runway alert reaches a
+real webhook before the balance warning, a top-up resolves it, `/metrics` shows the burn rate
+and runway, and `alertd check` and `alertd history` (other processes, reading the store the
+daemon writes) show them too.
 
 The account drains $5 a second from $100 (a background thread moves the simulated balance):
 the runway is 20 − t seconds, so a 15 s runway warning fires after about 5 s (once the 2 s a
@@ -9,6 +11,10 @@ the runway is 20 − t seconds, so a 15 s runway warning fires after about 5 s (
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
 import threading
 import time
 import urllib.request
@@ -17,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run_alertd
 from support.daemon import SimulatorThread, StartDaemon, free_port, wait_until, write_config
 from support.http_stub import HttpStub
+
+from alertd.cli import history_view
 
 DRAIN_PER_SECOND = Decimal(5)
 
@@ -84,6 +93,7 @@ def test_runway_alert_comes_before_the_balance_warning_and_a_top_up_resolves_it(
         {"hook": webhook.apprise_url},
         {"repeat_interval": 0},
         http={"listen": f"127.0.0.1:{port}"},
+        store=f"sqlite:///{tmp_path}/alertd.db",
     )
     daemon = spawn(config)
     with Drain(wallet, "wallet", Decimal(100)):
@@ -94,6 +104,8 @@ def test_runway_alert_comes_before_the_balance_warning_and_a_top_up_resolves_it(
             message=lambda: f"a balance warning; got {titles(webhook)}",
         )
         seen = metrics(port)
+        checked = run_alertd("check", "-c", str(config), "--json", cwd=tmp_path)
+        table = run_alertd("check", "-c", str(config), cwd=tmp_path)
     got = titles(webhook)
     runway = [i for i, t in enumerate(got) if "within the warning runway of 15s" in t]
     balance = [i for i, t in enumerate(got) if "below warning threshold" in t]
@@ -106,6 +118,16 @@ def test_runway_alert_comes_before_the_balance_warning_and_a_top_up_resolves_it(
     # /metrics: the burn rate is about $5 a second, in dollars per day; a finite runway
     assert 0.8 < float(seen['alertd_burn_rate{provider="wallet",unit="USD"}']) / 432000 < 1.2
     assert float(seen['alertd_runway_seconds{provider="wallet"}']) < 16
+    # `alertd check`, a process of its own: its one reading plus the store's history
+    assert checked.code == 1, checked  # the balance warning
+    (entry,) = json.loads(checked.stdout)
+    assert entry["forecast"]["outlook"] == "runs out", entry
+    assert float(entry["forecast"]["runway_seconds"]) < 16
+    assert entry["checks"]["runway"]["severity"] == "warning"
+    header, row = table.stdout.splitlines()[:2]
+    assert header.split()[:6] == ["PROVIDER", "BALANCE", "UNIT", "RUNWAY", "STATUS", "DETAIL"]
+    pattern = r"^wallet\s+\$[0-9.]+ \([0-9,]+ renders\)\s+USD\s+~[0-9]+ seconds?\s+WARNING"
+    assert re.search(pattern, row), table
 
     wallet.set("wallet", balance=Decimal(100000))  # topped up, no longer draining
     wait_until(
@@ -120,3 +142,17 @@ def test_runway_alert_comes_before_the_balance_warning_and_a_top_up_resolves_it(
         == "1.0"
     )
     daemon.assert_running()
+
+    history = run_alertd("history", "wallet", "-c", str(config), "--since", "1h", cwd=tmp_path)
+    assert history.code == 0, history
+    lines = history.stdout.splitlines()
+    assert lines[0].startswith("wallet: history since "), history.stdout
+    assert ", 1 top-ups, 0 resets" in lines[0], history.stdout
+    assert set(lines[2]) <= set(history_view.BARS), history.stdout  # the sparkline
+    assert lines[3].strip() == "^", history.stdout  # under the column of the top-up
+    assert "Burn rate: $" in history.stdout
+    assert re.search(r"^20\d\d-\d\d-\d\d \d\d:\d\d UTC  topup   \+\$", history.stdout, re.M)
+    as_csv = run_alertd("history", "wallet", "-c", str(config), "--csv", cwd=tmp_path)
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [r["kind"] for r in rows].count("topup") == 1, as_csv.stdout
+    assert len([r for r in rows if r["kind"] == "reading"]) >= 15, as_csv.stdout  # one a second
