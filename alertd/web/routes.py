@@ -20,7 +20,6 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from alertd.config.model import HttpConfig
-from alertd.core.series import Sample
 from alertd.observability import logging as logs
 from alertd.observability.health import Health
 from alertd.observability.metrics import Metrics, Shared, SharedRender
@@ -79,7 +78,7 @@ class Sources:
     metrics: Metrics
     watches: Callable[[], Mapping[str, Watched]] = _no_watches
     clock: Callable[[], datetime] = _now
-    history: HistoryReader | None = None  # the store's; None: no sparklines
+    history: HistoryReader | None = None  # the store's; None: no history, no sparklines
     http: HttpConfig = field(default_factory=HttpConfig)
     redact: Redact = str  # masks known secrets in text from outside (the log redactor's)
 
@@ -227,17 +226,11 @@ class Routes:
         return sparkline(samples, history.events, levels_in_unit(reading, watch.rules), now)
 
     async def _history(self, watch: Watched, since: datetime, deadline: float) -> History:
-        """The store's history of one provider; without a store, its last reading alone."""
+        """The store's history of one provider (none without a store)."""
         if self.sources.history is None:
-            return _last_reading_only(watch, since)
+            return History(watch.name)
         async with self._history_slots:
             return await asyncio.wait_for(self.sources.history(watch.name, since), deadline)
-
-
-def _last_reading_only(watch: Watched, since: datetime) -> History:
-    reading = watch.state.reading
-    samples = (Sample.of(reading),) if reading and reading.checked_at >= since else ()
-    return History(watch.name, samples=samples)
 
 
 def add_routes(app: web.Application, sources: Sources) -> None:

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -90,6 +91,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
         sim.account("tokens", "decaptcha", 42)
         sim.account("subs", "srtgen", 8000)
         sim.account("search", "youcom", 100)
+        sim.account("topped", "youcom", 50)
         sim.set("captcha", body=json.dumps({"isSuccess": False, "errorMessage": HOSTILE_ERROR}))
         sim.set("subs", plan_status=HOSTILE_PLAN)
         port = free_port()
@@ -103,6 +105,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
                 "tokens": sim.provider("tokens", **levels, unit=HOSTILE_UNIT),
                 "subs": sim.provider("subs", warning=100),
                 "search": sim.provider("search", **levels),
+                "topped": sim.provider("topped", **levels),
             },
             {"hook": hook.apprise_url},
             {"repeat_interval": 0},
@@ -112,7 +115,9 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
         drain.start()
         with daemons(tmp_path) as start:
             daemon = start(config)
-            daemon.wait_started(["wallet", "credits", "captcha", "tokens", "subs", "search"])
+            daemon.wait_started(
+                ["wallet", "credits", "captcha", "tokens", "subs", "search", "topped"]
+            )
             yield Stage(daemon, sim, port)
             daemon.assert_running()
         drain.stopped.set()
@@ -180,7 +185,7 @@ def test_every_provider_with_balance_severity_colour_reason_and_runway(
     page = visit(stage.url).page
     names = page.locator("article.card").evaluate_all("cards => cards.map(c => c.dataset.provider)")
     # worst first; among the ok ones the draining wallet, which runs out, first
-    assert names == ["credits", "captcha", "subs", "wallet", "search", "tokens"]
+    assert names == ["credits", "captcha", "subs", "wallet", "search", "tokens", "topped"]
     assert list(status) == names
     for name, provider in status.items():
         box = card(page, name)
@@ -263,3 +268,44 @@ def test_the_page_updates_after_a_balance_changes(stage: Stage, visit: Any) -> N
     expect(box.locator(".reason")).to_have_text("below critical threshold $5.00")
     expect(box.locator(".reason")).to_have_css("color", COLOURS["critical"])
     expect(page.locator('.totals li[data-severity="critical"] .count')).to_have_text("2")
+
+
+def polyline(page: Page, name: str) -> list[tuple[float, float]]:
+    points = card(page, name).locator("svg.spark polyline").get_attribute("points") or ""
+    return [(float(x), float(y)) for x, y in (p.split(",") for p in points.split())]
+
+
+def history(stage: Stage, name: str) -> list[Decimal]:
+    url = f"{stage.url}api/v1/providers/{name}/history?since=1h"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return [Decimal(s["amount"]) for s in json.loads(response.read())["samples"]]
+
+
+def same_order(points: list[tuple[float, float]], amounts: list[Decimal]) -> bool:
+    """Whether a higher balance is drawn higher (a smaller y), pair by pair."""
+    pairs = list(zip(points, amounts, strict=False))
+    return all(
+        (a > b) == (p[1] < q[1]) and (a == b) == (p[1] == q[1])
+        for (p, a), (q, b) in pairwise(pairs)
+    )
+
+
+def test_the_sparkline_follows_the_readings_and_marks_a_top_up(stage: Stage, visit: Any) -> None:
+    stage.daemon.wait_for_polls(["wallet", "topped"], 3)
+    stage.sim.set("topped", balance=Decimal(80))  # a top-up: 50 -> 80
+    stage.daemon.wait_for_polls(["topped"], 2)
+    page = visit(stage.url).page
+    expect(card(page, "topped").locator("svg.spark circle.topup")).to_have_count(1)
+    for name in ("wallet", "topped"):
+        points = polyline(page, name)
+        amounts = history(stage, name)  # read after the page: it may hold a reading more
+        assert 3 <= len(points) <= len(amounts), (name, points, amounts)
+        assert [x for x, _ in points] == sorted(x for x, _ in points)
+        assert same_order(points, amounts), (name, points, amounts)
+    wallet = polyline(page, "wallet")
+    assert all(p[1] < q[1] for p, q in pairwise(wallet))  # draining
+    topped = polyline(page, "topped")
+    assert topped[-1][1] < topped[0][1]  # drawn higher after the top-up
+    marker = card(page, "topped").locator("svg.spark circle.topup")
+    expect(marker.locator("title")).to_contain_text("topup +$30.00 on ")
+    assert float(marker.get_attribute("cy") or "nan") == min(y for _, y in topped)

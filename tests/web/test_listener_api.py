@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import MutableMapping
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -86,12 +87,20 @@ def test_status_api(serve_page: ServePage) -> None:
 
 def test_history_api(serve_page: ServePage) -> None:
     site = serve_page()
-    data = site.json("/api/v1/providers/lobstr/history?since=1h")
-    assert data["provider"] == "lobstr"
-    assert data["samples"], data
-    assert data["samples"][-1]["amount"] == "8000"
-    assert data["samples"][-1]["unit"] == "credits"
+    site.daemon.wait_for_polls(["youcom"], 2)
+    site.sim.set("youcom", balance=Decimal(150))  # a top-up of $50
+    site.daemon.wait_for_polls(["youcom"], 2)
+    data = site.json("/api/v1/providers/youcom/history?since=1h")
+    assert data["provider"] == "youcom"
+    amounts = [s["amount"] for s in data["samples"]]
+    assert len(amounts) >= 4, amounts
+    assert {Decimal(a) for a in amounts} == {Decimal(100), Decimal(150)}
+    assert [s["unit"] for s in data["samples"]] == ["USD"] * len(amounts)
+    assert [(e["kind"], Decimal(e["amount"]), Decimal(e["balance"])) for e in data["events"]] == [
+        ("topup", Decimal(50), Decimal(150))
+    ]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", data["since"])
+    assert data["thinned_every"] == 1
 
 
 def test_badge_page_and_common_headers(serve_page: ServePage) -> None:
