@@ -210,7 +210,6 @@ def test_every_provider_with_balance_severity_colour_reason_and_runway(
         re.compile(r"^\$1\d\d,\d\d\d\.\d\d/day$")  # ~$2/s = $172,800/day
     )
     expect(page.locator('.totals li[data-severity="critical"] .count')).to_have_text("1")
-    screenshot(page, "desktop")
 
 
 def test_text_from_providers_is_shown_and_never_run(stage: Stage, visit: Any) -> None:
@@ -309,3 +308,4 @@ def test_the_sparkline_follows_the_readings_and_marks_a_top_up(stage: Stage, vis
     marker = card(page, "topped").locator("svg.spark circle.topup")
     expect(marker.locator("title")).to_contain_text("topup +$30.00 on ")
     assert float(marker.get_attribute("cy") or "nan") == min(y for _, y in topped)
+    screenshot(page, "desktop")  # the last test: the longest sparklines, a top-up marked
