@@ -35,6 +35,7 @@ test: lint
 
 bench: $(DEV)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/store_figures.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -199,6 +199,8 @@ class Daemon:
         for warning in new.warnings:
             self.log.warning("config_warning", warning=warning)
         old = self.settings
+        if new.config.store_url() != old.config.store_url():  # read at start only
+            self.log.warning("store_change_ignored", why="store: takes effect at the next start")
         old_cfg, new_cfg = old.config.providers, new.config.providers
         removed = [n for n in old_cfg if n not in new_cfg]
         added = [n for n in new_cfg if n not in old_cfg]

@@ -132,6 +132,9 @@ def ts(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
+STORE = {"kind": "memory"}  # --store: where the daemons under test keep history and state
+
+
 def with_notifier(config: Path, receiver: HttpStub, extra: str = "") -> Path:
     text = config.read_text().replace(
         "defaults:\n",
@@ -140,6 +143,10 @@ def with_notifier(config: Path, receiver: HttpStub, extra: str = "") -> Path:
     )
     text = f"notifiers:\n  hook: {receiver.apprise_url}\n" + text
     out = config.with_name(config.stem + "-bench.yaml")
+    if STORE["kind"] == "sqlite":
+        database = out.with_suffix(".db")
+        database.unlink(missing_ok=True)
+        text = f"store: sqlite://{database}\n" + text
     out.write_text(text)
     return out
 
@@ -377,7 +384,11 @@ def main() -> int:
     parser.add_argument("--interval", type=int, default=10)
     parser.add_argument("--duration", type=float, default=35)
     parser.add_argument("--crossings", type=int, default=50)
+    parser.add_argument(
+        "--store", choices=("memory", "sqlite"), default="memory", help="the daemons' store:"
+    )
     args = parser.parse_args()
+    STORE["kind"] = args.store
     n = args.accounts
     with tempfile.TemporaryDirectory(prefix="alertd-bench-") as tmp:
         work = Path(tmp)

@@ -26,6 +26,7 @@ from alertd.http import HttpClient
 from alertd.notify.lane import Outcome
 from alertd.providers import build
 from alertd.providers.base import Provider
+from alertd.store.memory import MemoryStore
 
 
 class Clock:
@@ -290,3 +291,46 @@ async def test_a_provider_removed_while_polled_is_discarded(clock: Clock) -> Non
     await settle()
     assert "acct" not in engine.watches
     assert dispatcher.sent == []
+
+
+# -- what the store is given --------------------------------------------------------------------
+
+
+async def test_each_poll_and_delivery_is_recorded_in_the_store(clock: Clock) -> None:
+    """Readings, the checks when they change, and each notification that went out (only
+    once it went out); a restored engine picks the alert state up where it was."""
+    dispatcher = HeldDispatcher(hold=True)
+    store = MemoryStore()
+    engine = Engine(settings({"acct": {"warning": "20"}}), HttpClient(), dispatcher, clock, store)
+    await polls(engine, "acct", ["25", "19"], clock)
+    state = await store.load_state()
+    assert state["acct"]["balance"].severity.label == "warning"
+    assert state["acct"]["balance"].sent == {}  # not delivered yet: not recorded as sent
+
+    dispatcher.release("$19.00")
+    await settle()
+    history = await store.history("acct", T0)
+    assert [s.amount for s in history.samples] == [Decimal(25), Decimal(19)]
+    [logged] = history.notifications
+    assert (logged.provider, logged.check, logged.reason.value) == ("acct", "balance", "first")
+    assert logged.title == "[WARNING] acct: balance $19.00 below warning threshold"
+    sent = (await store.load_state())["acct"]["balance"].sent
+    assert list(sent) == [logged.destination]
+
+    restarted = Engine(
+        settings({"acct": {"warning": "20"}}), HttpClient(), dispatcher, clock, store
+    )
+    assert await restarted.restore() == 1
+    await polls(restarted, "acct", ["18"], clock)
+    assert len(dispatcher.waiting) == 1  # already told: nothing new to send
+
+
+async def test_a_provider_removed_by_a_reload_is_forgotten_by_the_store(clock: Clock) -> None:
+    store = MemoryStore()
+    dispatcher = HeldDispatcher()
+    engine = Engine(settings({"acct": {"warning": "20"}}), HttpClient(), dispatcher, clock, store)
+    await polls(engine, "acct", ["19"], clock)
+    assert "acct" in await store.load_state()
+    engine.reconfigure(settings({"other": {}}), dispatcher)
+    assert await store.load_state() == {}
+    assert (await store.history("acct", T0)).samples  # its history stays

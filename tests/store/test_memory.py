@@ -1,6 +1,6 @@
 """The memory store's bound: a fixed number of readings per provider whatever the interval,
 the latest ones all kept, older ones one per slot back to a week; top-ups and notifications
-keep the latest few. (Its bytes at 1,000 providers: bench/store.py.)"""
+keep the latest few. (Its bytes at 1,000 providers: bench/store_figures.py.)"""
 
 from __future__ import annotations
 

@@ -146,7 +146,7 @@ def test_a_reload_that_removes_a_provider_clears_its_alert_state(
     tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: Spawn
 ) -> None:
     """As the state file did: a provider removed (or re-added later) starts afresh, its
-    history stays."""
+    history stays. A reload keeps the store it started with, and says so."""
     db = tmp_path / "alertd.db"
     config = _config(tmp_path, sim, webhook, db)
     sim.account("other", "browser7", 100)
@@ -158,8 +158,12 @@ def test_a_reload_that_removes_a_provider_clears_its_alert_state(
     daemon = spawn(config)
     wait_until(lambda: delivered(db), 15, "the warning committed to the store")
     del providers["wallet"]
-    write_config(config, providers, {"hook": webhook.apprise_url}, store=f"sqlite://{db}")
+    other = tmp_path / "other.db"
+    write_config(config, providers, {"hook": webhook.apprise_url}, store=f"sqlite://{other}")
     daemon.send_signal(signal.SIGHUP)
     daemon.wait_for("reloaded")
+    ignored = daemon.events("store_change_ignored")
+    assert [e["why"] for e in ignored] == ["store: takes effect at the next start"]
     wait_until(lambda: not delivered(db), 5, "the removed provider's state cleared")
     assert readings(db) >= 1
+    assert not other.exists()  # the store is the one alertd started with

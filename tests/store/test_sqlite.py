@@ -13,7 +13,8 @@ import pytest
 from structlog.testing import capture_logs
 
 import alertd.store.sqlite.compact
-import alertd.store.sqlite.store
+import alertd.store.sqlite.opening
+import alertd.store.sqlite.writer
 from alertd.core.model import Severity
 from alertd.core.state import CheckState, Sent
 from alertd.store import open_store
@@ -245,8 +246,8 @@ async def test_a_failing_write_is_reported_retried_and_the_latest_state_written(
     """Another process holds the write lock (an operator's `sqlite3` shell in a
     transaction): writes fail, history beyond the bound is dropped and counted, the
     status says why, and once the lock goes the newest alert state is committed."""
-    monkeypatch.setattr(alertd.store.sqlite.store, "BUSY_TIMEOUT", 0.2)
-    monkeypatch.setattr(alertd.store.sqlite.store, "RETRY_FIRST", 0.1)
+    monkeypatch.setattr(alertd.store.sqlite.opening, "BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(alertd.store.sqlite.writer, "RETRY_FIRST", 0.1)
     path = tmp_path / "alertd.db"
     store = SqliteStore(path, "sqlite-under-test", lambda: NOW, backlog=10)
     await store.open()
