@@ -240,9 +240,13 @@ class Daemon:
             from alertd.web.listener import start_listener  # aiohttp: loaded only when used
             from alertd.web.routes import Sources
 
-            listener = await start_listener(
-                self.settings.config.http.listen, Sources(self.health, self.metrics)
-            )
+            watches = lambda: self.engine.watches if self.engine else {}  # noqa: E731
+            sources = Sources(
+                self.health, self.metrics, watches, self.clock,
+                history=self.store.history, http=self.settings.config.http,
+                redact=logs.REDACTOR.text,
+            )  # fmt: skip
+            listener = await start_listener(self.settings.config.http.listen, sources)
         self.dispatcher = Dispatcher(self.settings.config.notifiers, self.retry)
         async with make_client() as client:
             config = self.settings.config

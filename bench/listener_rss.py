@@ -1,7 +1,8 @@
-"""What the HTTP listener costs in memory: RSS of `alertd run` with 5 providers, without a
-listener, with one, and with one that served a round of requests to every endpoint.
+"""What the HTTP listener costs: RSS of `alertd run` with 5 providers, without a listener,
+with one, and with one that served a round of requests to every endpoint; then the status
+page's size and time to serve at `--providers` providers.
 
-    python bench/listener_rss.py [--runs 3] [--settle 8] [--requests 200]
+    python bench/listener_rss.py [--runs 3] [--settle 8] [--requests 200] [--providers 1000]
 
 Each variant is its own `alertd run` process against the simulator, measured `--settle`
 seconds after its first polls; the median of `--runs` is shown. Used to compare HTTP server
@@ -79,6 +80,32 @@ def measure(work: Path, variant: str, settle: float, requests: int) -> float:
             daemon.stop()
 
 
+def page_figures(work: Path, providers: int) -> dict[str, float]:
+    """Bytes and seconds of `/` and `/api/v1/status` at `providers` providers (the second
+    request of each: the first includes the one-off template compilation), and RSS."""
+    with stand(providers, 60, work, f"page-{providers}") as (sim, _, daemon):
+        daemon.proc.kill()
+        daemon.proc.wait()
+        port = _free_port()
+        daemon = Daemon(_with_listener(daemon_config(sim), port), work, f"page-{providers}-l")
+        try:
+            if not wait_for(lambda: _first_polls(daemon, providers), 120):
+                raise SystemExit(f"no first polls:\n{daemon.log_path.read_text()[-2000:]}")
+            figures: dict[str, float] = {}
+            for path, name in (("/", "page"), ("/api/v1/status", "status")):
+                for _ in range(2):
+                    time.sleep(1.1)  # past the one-second sharing of a render
+                    started = time.monotonic()
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as r:
+                        body = r.read()
+                    figures[f"{name}_seconds"] = time.monotonic() - started
+                figures[f"{name}_bytes"] = len(body)
+            figures["rss_mib"] = daemon.memory_kib()["VmRSS"] / 1024
+            return figures
+        finally:
+            daemon.stop()
+
+
 def daemon_config(sim: Simulator) -> Path:
     """The bench config (with its webhook notifier) written for this simulator."""
     return sim.config.with_name(sim.config.stem + "-bench.yaml")
@@ -89,6 +116,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--settle", type=float, default=8)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--providers", type=int, default=1000)
     args = parser.parse_args()
     figures: dict[str, list[float]] = {"off": [], "idle": [], "served": []}
     with tempfile.TemporaryDirectory(prefix="alertd-rss-") as tmp:
@@ -96,6 +124,9 @@ def main() -> int:
             for variant in figures:
                 print(f"run {run + 1}/{args.runs}: listener {variant} ...", file=sys.stderr)
                 figures[variant].append(measure(Path(tmp), variant, args.settle, args.requests))
+        print(f"page at {args.providers} providers ...", file=sys.stderr)
+        small = page_figures(Path(tmp), 5)
+        large = page_figures(Path(tmp), args.providers)
     median = {k: statistics.median(v) for k, v in figures.items()}
     print(f"| alertd run, 5 providers | RSS (median of {args.runs}) |")
     print("|---|---|")
@@ -105,6 +136,12 @@ def main() -> int:
         f"| listener, after {args.requests} requests | {median['served']:.1f} MiB "
         f"(+{median['served'] - median['off']:.1f}) |"
     )
+    for count, page in ((5, small), (args.providers, large)):
+        print(
+            f"| {count} providers: `/` | {page['page_bytes']:,.0f} bytes in "
+            f"{page['page_seconds'] * 1000:.0f} ms; `/api/v1/status` {page['status_bytes']:,.0f} "
+            f"bytes in {page['status_seconds'] * 1000:.0f} ms; RSS {page['rss_mib']:.1f} MiB |"
+        )
     print(json.dumps({k: [round(x, 1) for x in v] for k, v in figures.items()}), file=sys.stderr)
     return 0
 

@@ -59,6 +59,11 @@ class Settings:
         values = [secret for provider in self.providers.values() for secret in provider.secrets()]
         for notifier in self.config.notifiers.values():
             values.extend(url.get_secret_value() for url in notifier.urls)
+        http = self.config.http  # the listener's own credentials
+        if http.auth_token is not None:
+            values.append(http.auth_token.get_secret_value())
+        if http.basic_auth is not None:
+            values.append(http.basic_auth.password.get_secret_value())
         store = self.config.store_url()
         if store is not None and "@" in store and self.config.store is not None:
             values.append(self.config.store.get_secret_value())  # a database URL with credentials

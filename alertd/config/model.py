@@ -284,16 +284,53 @@ class NotifierConfig(_Strict):
         return Severity.parse(self.min_severity)
 
 
+def _credential(value: SecretStr) -> SecretStr:
+    """A password or token someone types into a header: printable, no spaces, not empty."""
+    text = value.get_secret_value()
+    if not text:
+        raise ValueError("is empty")
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ValueError("has a space, a line break or a control character in it")
+    return value
+
+
+Credential = Annotated[SecretStr, AfterValidator(_credential)]
+
+
+def _username(value: str) -> str:
+    if not value or ":" in value or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("must be a word without ':', spaces or control characters")
+    return value
+
+
+class BasicAuth(_Strict):
+    """HTTP Basic credentials for the listener (browsers ask for them on the status page)."""
+
+    username: Annotated[str, AfterValidator(_username)]
+    password: Credential
+
+
 class HttpConfig(_Strict):
-    """The optional health and metrics listener; off unless `listen` is set."""
+    """The optional listener (health, metrics, status page, API); off unless `listen` is set.
+    With `auth_token` or `basic_auth`, everything but /healthz and /livez needs one of them."""
 
     listen: str | None = None
+    auth_token: Credential | None = None
+    basic_auth: BasicAuth | None = None
+    refresh: Duration = timedelta(seconds=30)  # how often the status page reloads itself
 
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str | None) -> str | None:
         if value is not None:
             parse_listen(value)
+        return value
+
+    @field_validator("refresh")
+    @classmethod
+    def _refresh_range(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(days=1):
+            raise ValueError("must be between 1s and 1d")
         return value
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -23,6 +23,8 @@ from alertd.core.forecast import Forecast, Outlook
 from alertd.core.model import Poll
 from alertd.core.series import Event
 from alertd.core.state import CheckState
+
+T = TypeVar("T")
 
 
 class Metrics:
@@ -153,9 +155,44 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class SharedRender:
-    """`render()` at most once per `max_age` seconds, in a worker thread; callers arriving
-    while one is under way wait for it instead of starting their own."""
+class Shared(Generic[T]):
+    """`produce()` at most once per `max_age` seconds; callers arriving while one is under
+    way wait for it instead of starting their own. A failure is not kept."""
+
+    def __init__(
+        self,
+        produce: Callable[[], Awaitable[T]],
+        max_age: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._produce = produce
+        self._max_age = max_age
+        self._clock = clock
+        self._value: T | None = None
+        self._at = 0.0
+        self._pending: asyncio.Future[T] | None = None
+        self.renders = 0
+
+    async def get(self) -> T:
+        if self._value is not None and self._clock() - self._at < self._max_age:
+            return self._value
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._refresh())
+        return await asyncio.shield(self._pending)
+
+    async def _refresh(self) -> T:
+        try:
+            started = self._clock()
+            value = await self._produce()
+            self.renders += 1
+            self._value, self._at = value, started
+            return value
+        finally:
+            self._pending = None
+
+
+class SharedRender(Shared[bytes]):
+    """`render()` shared as above, made in a worker thread (off the event loop)."""
 
     def __init__(
         self,
@@ -163,27 +200,4 @@ class SharedRender:
         max_age: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._render = render
-        self._max_age = max_age
-        self._clock = clock
-        self._body: bytes | None = None
-        self._at = 0.0
-        self._pending: asyncio.Future[bytes] | None = None
-        self.renders = 0
-
-    async def get(self) -> bytes:
-        if self._body is not None and self._clock() - self._at < self._max_age:
-            return self._body
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(self._refresh())
-        return await asyncio.shield(self._pending)
-
-    async def _refresh(self) -> bytes:
-        try:
-            started = self._clock()
-            body = await asyncio.to_thread(self._render)
-            self.renders += 1
-            self._body, self._at = body, started
-            return body
-        finally:
-            self._pending = None
+        super().__init__(lambda: asyncio.to_thread(render), max_age, clock)

@@ -21,8 +21,9 @@ from alertd.config.types import parse_listen
 from alertd.errors import ConfigError
 from alertd.observability import logging as logs
 from alertd.text import printable
+from alertd.web.auth import auth_middleware, beyond_loopback
 from alertd.web.guard import Limits, Listener, application, bind, serve
-from alertd.web.routes import Sources, add_routes
+from alertd.web.routes import Sources, add_routes, common_headers
 
 LIMITS = Limits(
     max_connections=32,  # a healthcheck and a few Prometheus servers need a handful
@@ -99,9 +100,18 @@ async def start_listener(listen_at: str, sources: Sources) -> Listener:
         raise ListenError([f"http.listen {listen_at}: {_why(exc)}"]) from None
     report = ThrottledLog()
     install_server_log_filter(report)
-    app = application(LIMITS)
+    auth = auth_middleware(sources.http, report)
+    app = application(LIMITS, [common_headers, *([auth] if auth else [])])
     add_routes(app, sources)
-    return await serve(app, sock, LIMITS, report, SHUTDOWN_SECONDS)
+    listener = await serve(app, sock, LIMITS, report, SHUTDOWN_SECONDS)
+    if auth is None and beyond_loopback(host):
+        logs.get_logger().warning(
+            "listener_unprotected",
+            listen=listen_at,
+            detail="reachable beyond this host without http.auth_token or http.basic_auth:"
+            " anyone who can connect sees every provider's balance",
+        )
+    return listener
 
 
 def _why(exc: OSError) -> str:

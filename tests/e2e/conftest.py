@@ -15,15 +15,13 @@ from support.daemon import DaemonProcess, SimulatorThread, daemons, write_config
 from support.http_stub import HttpStub
 from support.smtp import SmtpReceiver, smtp_receiver
 
-from alertd.demo.simulator import TYPES, Account
-from e2e.fleet import HEALTHY, SMTP_PASSWORD, SMTP_USER, RunDaemon, api_key, watch_every_account
+from e2e.fleet import SMTP_PASSWORD, SMTP_USER, RunDaemon, fleet_accounts, watch_every_account
 
 
 @pytest.fixture
 def sim() -> Iterator[SimulatorThread]:
     """One healthy account per provider type, served from a background thread."""
-    accounts = [Account(kind, kind, api_key(kind), HEALTHY[kind]) for kind in TYPES]
-    with SimulatorThread(accounts) as simulator:
+    with SimulatorThread(fleet_accounts()) as simulator:
         yield simulator
 
 

@@ -48,6 +48,11 @@ def api_key(kind: str) -> str:
     return f"SENTINEL-KEY-{kind}-9f31d7"
 
 
+def fleet_accounts() -> list[Account]:
+    """One healthy account per provider type, named after its type, with a sentinel key."""
+    return [Account(kind, kind, api_key(kind), HEALTHY[kind]) for kind in TYPES]
+
+
 RunDaemon = Callable[..., DaemonProcess]  # the run_daemon fixture
 
 
