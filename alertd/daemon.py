@@ -20,6 +20,7 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from alertd.config.loader import Settings, load
 from alertd.config.model import ProviderConfig
 from alertd.core.model import Poll
+from alertd.core.series import Event
 from alertd.engine import Engine, Watch
 from alertd.errors import ConfigError
 from alertd.http import make_client
@@ -101,8 +102,9 @@ class Daemon:
         )
 
     # -- observers ------------------------------------------------------------------------------
-    def _on_poll(self, watch: Watch, poll: Poll) -> None:
+    def _on_poll(self, watch: Watch, poll: Poll, events: tuple[Event, ...]) -> None:
         self.metrics.on_poll(watch.name, watch.rules.provider_type, poll, watch.state.checks)
+        self.metrics.on_forecast(watch.name, watch.state.forecast, events)
 
     def _on_delivery(self, provider: str, notifier: str, reason: str, ok: bool, s: float) -> None:
         self.metrics.on_delivery(notifier, reason, ok, s)

@@ -26,6 +26,7 @@ from alertd.config.rules import rules_of
 from alertd.core.model import Failure, Poll
 from alertd.core.render import Message, render
 from alertd.core.rules import Rules
+from alertd.core.series import Event
 from alertd.core.state import CheckState
 from alertd.core.step import DeliveryKey, Notification, ProviderState, abandoned, delivered, step
 from alertd.http import HttpClient
@@ -33,7 +34,7 @@ from alertd.notify.lane import Outcome
 from alertd.observability.logging import get_logger
 from alertd.providers import Provider
 
-PollObserver = Callable[["Watch", Poll], None]
+PollObserver = Callable[["Watch", Poll, tuple[Event, ...]], None]
 DeliveryObserver = Callable[[str, str, str, bool, float], None]
 
 
@@ -152,7 +153,7 @@ class Engine:
         self.counters["polls_ok" if poll.reading else "polls_failed"] += 1
         self._log_poll(watch, poll)
         for observer in self.observers:
-            observer(watch, poll)
+            observer(watch, poll, result.events)
         for silenced in result.silenced:
             watch.log.info(
                 "notification_skipped",

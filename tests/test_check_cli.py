@@ -97,19 +97,14 @@ def check(tmp_path: Path, config: dict[str, Any], *extra: str) -> Result:
 
 
 def table(stdout: str) -> dict[str, dict[str, str]]:
-    """The printed table as {provider: {balance, unit, status, detail}}."""
+    """The printed table as {provider: {balance, unit, runway, status, detail}}."""
     lines = stdout.strip().splitlines()
-    assert re.split(r"\s{2,}", lines[0].strip()) == [
-        "PROVIDER",
-        "BALANCE",
-        "UNIT",
-        "STATUS",
-        "DETAIL",
-    ]
+    header = ["PROVIDER", "BALANCE", "UNIT", "RUNWAY", "STATUS", "DETAIL"]
+    assert re.split(r"\s{2,}", lines[0].strip()) == header
     rows = {}
     for line in lines[1:]:
-        provider, balance, unit, status, detail = re.split(r"\s{2,}", line.strip(), maxsplit=4)
-        rows[provider] = {"balance": balance, "unit": unit, "status": status, "detail": detail}
+        provider, *cells = re.split(r"\s{2,}", line.strip(), maxsplit=5)
+        rows[provider] = dict(zip([h.lower() for h in header[1:]], cells, strict=True))
     return rows
 
 
@@ -186,6 +181,7 @@ def test_critical_exits_2(tmp_path: Path, stub: HttpStub) -> None:
     assert rows["yc"] == {
         "balance": "$7,189.245",
         "unit": "USD",
+        "runway": "no history yet",  # one reading and no store: no forecast
         "status": "CRITICAL",
         "detail": "below critical threshold $8,000.00",
     }
@@ -296,6 +292,14 @@ def test_json_output(tmp_path: Path, stub: HttpStub) -> None:
     assert entries["dc"]["unit"] is None
     assert "HTTP 503" in entries["dc"]["error"]
     assert entries["web"]["display"] == "€3,000.00"
+    assert b7["forecast"] == {
+        "outlook": "not enough history",
+        "burn_rate_per_day": None,
+        "runway_seconds": None,
+        "runs_out_at": None,
+        "resets_at": None,
+    }
+    assert lob["forecast"]["resets_at"] == "2025-02-01T00:00:00+00:00"  # the documented reset_time
 
 
 # -- config problems -------------------------------------------------------------------------

@@ -18,7 +18,14 @@ import pytest
 
 from alertd.core.model import Severity
 from alertd.core.state import CheckState, Sent
-from alertd.store.statefile import FORMAT_VERSION, MAX_BYTES, CorruptState, StateFile, decode, encode
+from alertd.store.statefile import (
+    FORMAT_VERSION,
+    MAX_BYTES,
+    CorruptState,
+    StateFile,
+    decode,
+    encode,
+)
 
 T0 = datetime(2026, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
 LOADED_AT = datetime(2026, 3, 15, 1, 2, 3, tzinfo=UTC)

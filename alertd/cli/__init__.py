@@ -6,15 +6,18 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from alertd import __version__
 from alertd.cli.check_table import Row, Status, as_json, as_table, overall, row
 from alertd.config.loader import Settings, load
-from alertd.config.rules import levels_of
+from alertd.config.model import ProviderConfig
+from alertd.config.rules import rules_of
 from alertd.config.types import format_duration
-from alertd.core.evaluate import evaluate
+from alertd.core.burn import replay
+from alertd.core.series import Sample
+from alertd.core.step import ProviderState, step
 from alertd.errors import ConfigError
 from alertd.http import make_client
 from alertd.observability import logging as logs
@@ -109,7 +112,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         notify = ", ".join(p.notify) if p.notify is not None else "all notifiers"
         print(
             f"  provider {name}: {p.type}, every {format_duration(p.interval)}, "
-            f"warning {p.warning or '-'}, critical {p.critical or '-'}, notify {notify}"
+            f"warning {p.warning or '-'}, critical {p.critical or '-'}{_runway(p)}, "
+            f"notify {notify}"
         )
     for name, n in config.notifiers.items():
         urls = ", ".join(display_form(u) for u in n.urls)
@@ -117,7 +121,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check(settings: Settings, now: Callable[[], datetime]) -> list[Row]:
+def _runway(p: ProviderConfig) -> str:
+    if p.runway_warning is None and p.runway_critical is None:
+        return ""
+    levels = [format_duration(v) if v else "-" for v in (p.runway_warning, p.runway_critical)]
+    return f", runway {'/'.join(levels)} over {format_duration(p.burn_window)}"
+
+
+async def _check(
+    settings: Settings,
+    now: Callable[[], datetime],
+    history: Mapping[str, list[Sample]] | None = None,
+) -> list[Row]:
+    """One poll of every provider through the real step; `history` (the store's samples)
+    gives the burn tracker its past, so the RUNWAY column has a forecast."""
+    history = history or {}
     async with make_client() as client:
         results = await asyncio.gather(
             *(provider.poll(client, now) for provider in settings.providers.values())
@@ -125,8 +143,13 @@ async def _check(settings: Settings, now: Callable[[], datetime]) -> list[Row]:
     rows = []
     for name, result in zip(settings.providers, results, strict=True):
         cfg = settings.config.providers[name]
-        findings = evaluate(result.reading, levels_of(cfg)) if result.reading else None
-        rows.append(row(name, cfg.type, result, findings))
+        rules = rules_of(settings.config, name)
+        state = ProviderState(burn=replay(history.get(name, []), rules.forecasting.burn_window))
+        if result.reading is None:
+            rows.append(row(name, cfg.type, result, None))
+            continue
+        after = step(name, state, result, rules, result.checked_at).state
+        rows.append(row(name, cfg.type, result, after.findings, after.forecast))
     return rows
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from alertd.core.evaluate import BALANCE, Finding
-from alertd.core.format import format_money
+from alertd.core.forecast import Forecast, Outlook
+from alertd.core.format import format_money, format_span
 from alertd.core.model import Poll, Severity
 from alertd.text import printable
 
@@ -35,10 +38,49 @@ class Row:
     unit: str
     detail: str
     data: Mapping[str, Any]
+    runway: str = "-"
+
+
+def runway_cell(forecast: Forecast | None) -> str:
+    """The RUNWAY column: `~3.2 days`, `until reset`, `not burning`, `no history yet`."""
+    if forecast is None or forecast.outlook is Outlook.NOT_ENOUGH_HISTORY:
+        return "no history yet"
+    if forecast.outlook is Outlook.NOT_BURNING:
+        return "not burning"
+    if forecast.outlook is Outlook.LASTS_UNTIL_RESET:
+        return "until reset"
+    if forecast.outlook is Outlook.EMPTY:
+        return "used up"
+    assert forecast.runway is not None
+    return format_span(forecast.runway)
+
+
+def forecast_data(forecast: Forecast | None) -> dict[str, Any]:
+    """The forecast in `check --json`: strings for money, seconds for time, null when unknown."""
+    if forecast is None:
+        return {"outlook": Outlook.NOT_ENOUGH_HISTORY.value, "burn_rate_per_day": None,
+                "runway_seconds": None, "runs_out_at": None, "resets_at": None}  # fmt: skip
+    return {
+        "outlook": forecast.outlook.value,
+        "burn_rate_per_day": None
+        if forecast.rate is None
+        else str(forecast.rate.quantize(_PLACES)),
+        "runway_seconds": None if forecast.runway is None else forecast.runway.total_seconds(),
+        "runs_out_at": _iso(forecast.exhausted_at),
+        "resets_at": _iso(forecast.resets_at),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def row(
-    provider: str, provider_type: str, result: Poll, findings: Mapping[str, Finding] | None
+    provider: str,
+    provider_type: str,
+    result: Poll,
+    findings: Mapping[str, Finding] | None,
+    forecast: Forecast | None = None,
 ) -> Row:
     if result.reading is None or findings is None:
         reason = result.failure.reason if result.failure else "no reading"
@@ -64,6 +106,7 @@ def row(
         "checks": {
             name: {"severity": f.severity.label, "detail": f.detail} for name, f in findings.items()
         },
+        "forecast": forecast_data(forecast),
     }
     return Row(
         provider,
@@ -73,6 +116,7 @@ def row(
         reading.unit,
         detail,
         data,
+        runway_cell(forecast),
     )
 
 
@@ -97,10 +141,12 @@ def as_json(rows: Iterable[Row]) -> list[dict[str, Any]]:
 def as_table(rows: Iterable[Row]) -> str:
     """One line per provider: every cell goes through `printable`, so a provider's text can
     neither move the cursor (ANSI escapes) nor start a forged row (newlines)."""
-    header = ("PROVIDER", "BALANCE", "UNIT", "STATUS", "DETAIL")
+    header = ("PROVIDER", "BALANCE", "UNIT", "RUNWAY", "STATUS", "DETAIL")
     lines = [header] + [
         tuple(printable(cell, limit) for cell, limit in zip(cells, _LIMITS, strict=True))
-        for cells in ((r.provider, r.balance, r.unit, r.status.name, r.detail) for r in rows)
+        for cells in (
+            (r.provider, r.balance, r.unit, r.runway, r.status.name, r.detail) for r in rows
+        )
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     return "\n".join(
@@ -111,4 +157,5 @@ def as_table(rows: Iterable[Row]) -> str:
     )
 
 
-_LIMITS = (80, 40, 40, 10, 300)  # characters per cell: a detail joins several findings
+_LIMITS = (80, 40, 40, 20, 10, 300)
+_PLACES = Decimal("0.0001")  # characters per cell: a detail joins several findings

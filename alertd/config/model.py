@@ -27,9 +27,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from alertd.config.types import (
     Count,
     Duration,
+    Factor,
     Fraction,
     Jitter,
     ThresholdValue,
+    format_duration,
     parse_decimal,
     parse_listen,
 )
@@ -73,6 +75,11 @@ class Policy(_Strict):
     storage_warning: Fraction = Decimal("0.9")
     warning: ThresholdValue | None = None
     critical: ThresholdValue | None = None
+    # SPEC §6: the forecast
+    runway_warning: Duration | None = None
+    runway_critical: Duration | None = None
+    burn_window: Duration = timedelta(days=7)
+    spend_spike: Factor | None = None
 
     @field_validator("interval")
     @classmethod
@@ -87,6 +94,23 @@ class Policy(_Strict):
         if value <= timedelta(0):
             raise ValueError("must be more than 0s")
         return value
+
+    @field_validator("burn_window")
+    @classmethod
+    def _window_of_hours(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=7):
+            raise ValueError("must be at least 7s (its last seventh is the short window)")
+        return value
+
+    @model_validator(mode="after")
+    def _runway_critical_below_warning(self) -> Policy:
+        warning, critical = self.runway_warning, self.runway_critical
+        if warning is not None and critical is not None and critical >= warning:
+            raise ValueError(
+                f"runway_critical ({format_duration(critical)}) must be shorter than"
+                f" runway_warning ({format_duration(warning)})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _critical_below_warning(self) -> Policy:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from alertd.config.model import AlertdConfig, ProviderConfig
-from alertd.core.rules import AlertPolicy, Destination, Levels, Rules
+from alertd.core.rules import AlertPolicy, Destination, Forecasting, Levels, Rules
 
 
 def levels_of(cfg: ProviderConfig) -> Levels:
@@ -14,6 +14,10 @@ def levels_of(cfg: ProviderConfig) -> Levels:
 
 def alert_policy_of(cfg: ProviderConfig) -> AlertPolicy:
     return AlertPolicy(cfg.repeat_interval, cfg.notify_resolved, cfg.failure_threshold)
+
+
+def forecasting_of(cfg: ProviderConfig) -> Forecasting:
+    return Forecasting(cfg.burn_window, cfg.runway_warning, cfg.runway_critical, cfg.spend_spike)
 
 
 def destinations(config: AlertdConfig, provider: str) -> tuple[Destination, ...]:
@@ -41,4 +45,5 @@ def rules_of(config: AlertdConfig, provider: str) -> Rules:
         alerting=alert_policy_of(cfg),
         routes=destinations(config, provider),
         max_deferral=cfg.interval * cfg.failure_threshold,
+        forecasting=forecasting_of(cfg),
     )

@@ -141,6 +141,20 @@ def parse_fraction(value: Any) -> Decimal:
 Fraction = Annotated[Decimal, BeforeValidator(parse_fraction)]
 
 
+def parse_factor(value: Any) -> Decimal:
+    """`3x` or `3`: how many times the window's average rate counts as a spike (above 1)."""
+    text = str(value).strip().lower()
+    number = parse_decimal(text.removesuffix("x"))
+    if number <= 1:
+        raise ValueError(f"'{printable(text, 60)}' is not a factor above 1 such as 3x")
+    return number
+
+
+Factor = Annotated[
+    Decimal, BeforeValidator(parse_factor), PlainSerializer(lambda v: f"{v}x", return_type=str)
+]
+
+
 def parse_jitter(value: Any) -> Threshold:
     """`10%` of the interval, or an absolute duration such as `30s`."""
     if isinstance(value, Threshold):

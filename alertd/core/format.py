@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from alertd.core.model import Money
@@ -39,3 +40,23 @@ def format_money(money: Money) -> str:
         unit = money.alt_unit.removesuffix("s") if abs(alt) == 1 else money.alt_unit
         text += f" ({format_amount(alt, unit)})"
     return text
+
+
+def format_span(span: timedelta) -> str:
+    """A forecast's length, rounded as a forecast deserves: `~3.2 days`, `~5 hours`."""
+    seconds = span.total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size or unit == "second":
+            value = seconds / size
+            shown = f"{value:.1f}" if unit == "day" and value < 100 else f"{value:.0f}"
+            return f"~{shown} {unit}{'' if shown == '1' else 's'}"
+    raise AssertionError("unreachable")
+
+
+def format_level(span: timedelta) -> str:
+    """A configured runway level as written: `7d`, `36h`, `90m`."""
+    seconds = int(span.total_seconds())
+    for suffix, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{suffix}"
+    return f"{seconds}s"

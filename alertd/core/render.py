@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from alertd.core.evaluate import BALANCE, FETCH
-from alertd.core.format import format_money
+from alertd.core.forecast import Forecast, Outlook
+from alertd.core.format import format_money, format_span
 from alertd.core.model import Reading, Severity
 from alertd.core.state import Reason
 from alertd.core.step import Notification
@@ -23,6 +25,7 @@ NOTIFY_TYPES = {
     Severity.OK: "success",
 }
 INFO = "info"
+_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,8 @@ def _reading_lines(alert: Notification, reading: Reading) -> list[str]:
     lines = [f"Balance: {format_money(reading.money())}"]
     if alert.check == BALANCE and alert.threshold is not None:
         lines.append(f"Threshold: {format_money(reading.money(alert.threshold))}")
+    if alert.forecast is not None:
+        lines.extend(_forecast_line(alert.forecast, reading))
     if alert.check != BALANCE or alert.reason is Reason.RESOLVED or _recovering(alert):
         lines.append(f"Detail: {alert.detail}")
     if reading.capacity is not None:
@@ -120,6 +125,25 @@ def _reading_lines(alert: Notification, reading: Reading) -> list[str]:
         f"{key.replace('_', ' ').capitalize()}: {value}" for key, value in reading.info.items()
     )
     return lines
+
+
+def _forecast_line(forecast: Forecast, reading: Reading) -> list[str]:
+    """`Runs out: in ~3.2 days (around 2026-11-25 14:00 UTC) at $4.10/day`, when known."""
+    if forecast.rate is None:
+        return []
+    rate = f"{format_money(reading.money(forecast.rate.quantize(_CENT)))}/day"
+    if forecast.outlook is Outlook.EMPTY:
+        return [f"Runs out: already used up, at {rate}"]
+    if forecast.outlook is Outlook.NOT_BURNING:
+        return []
+    assert forecast.runway is not None
+    assert forecast.exhausted_at is not None
+    around = f"around {forecast.exhausted_at:%Y-%m-%d %H:%M} UTC"
+    if forecast.outlook is Outlook.LASTS_UNTIL_RESET:
+        assert forecast.resets_at is not None
+        reset = f"{forecast.resets_at:%Y-%m-%d %H:%M} UTC"
+        return [f"Runs out: not before the reset on {reset} (at {rate} it would be {around})"]
+    return [f"Runs out: in {format_span(forecast.runway)} ({around}) at {rate}"]
 
 
 def _timing_lines(alert: Notification) -> list[str]:

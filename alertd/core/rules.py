@@ -6,7 +6,7 @@ the core never sees a pydantic model, so it can be read and tested without the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -62,6 +62,25 @@ class Destination:
 
 
 @dataclass(frozen=True, slots=True)
+class Forecasting:
+    """The burn rate's window and the runway levels (SPEC §6); unset levels: no such check."""
+
+    burn_window: timedelta = timedelta(days=7)
+    runway_warning: timedelta | None = None
+    runway_critical: timedelta | None = None
+    spend_spike: Decimal | None = None  # warn when the recent rate is this many times the window's
+
+    @property
+    def runway_levels(self) -> list[tuple[Severity, timedelta]]:
+        """(severity, level), worst first, the unset ones left out."""
+        levels = [
+            (Severity.CRITICAL, self.runway_critical),
+            (Severity.WARNING, self.runway_warning),
+        ]
+        return [(severity, level) for severity, level in levels if level is not None]
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """Everything `step` needs to know about one provider."""
 
@@ -70,3 +89,4 @@ class Rules:
     alerting: AlertPolicy
     routes: tuple[Destination, ...]
     max_deferral: timedelta
+    forecasting: Forecasting = field(default_factory=Forecasting)

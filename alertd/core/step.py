@@ -16,15 +16,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
+from alertd.core.burn import Burn, project, track
 from alertd.core.evaluate import BALANCE, FETCH, Finding, evaluate
 from alertd.core.forecast import Forecast
 from alertd.core.model import Poll, Reading, Severity
 from alertd.core.rules import Destination, Rules
-from alertd.core.series import Event
+from alertd.core.runway import RUNWAY, SPEND_SPIKE, forecast_findings
+from alertd.core.series import Event, Sample
 from alertd.core.state import CheckState, Reason, decide, observe, observe_failure, observe_success
 from alertd.core.state import record_sent as _record_sent
 
 DeliveryKey = tuple[str, str]  # (check, destination key)
+FORECAST_CHECKS = (RUNWAY, SPEND_SPIKE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class ProviderState:
     last_poll: Poll | None = None
     not_before: datetime | None = None
     pending: Mapping[DeliveryKey, Severity] = field(default_factory=dict)
+    burn: Burn = field(default_factory=Burn)
     forecast: Forecast | None = None  # None until the burn tracker has a reading
 
     def __post_init__(self) -> None:
@@ -74,6 +78,7 @@ class Notification:
     failure: str | None = None  # the raw reason the provider cannot be checked
     failures: int = 0
     since: datetime | None = None
+    forecast: Forecast | None = None
 
     @property
     def key(self) -> DeliveryKey:
@@ -102,6 +107,9 @@ def step(provider: str, state: ProviderState, poll: Poll, rules: Rules, now: dat
     A failed poll touches only `fetch`: the balance state stays as it was, neither resolved
     nor reminded by silence. A deferral asked for by the provider is capped by the rules.
     """
+    events: tuple[Event, ...] = ()
+    if poll.reading is not None:
+        state, events = _forecast(state, poll.reading, rules, now)
     checks, findings = _advance(state, poll, rules)
     state = replace(
         state,
@@ -135,7 +143,17 @@ def step(provider: str, state: ProviderState, poll: Poll, rules: Rules, now: dat
                               decision.severity, sent.severity if sent else Severity.OK, now)
             )  # fmt: skip
     state = replace(state, checks=checks, pending=pending)
-    return Step(state, tuple(notifications), tuple(silenced))
+    return Step(state, tuple(notifications), tuple(silenced), events)
+
+
+def _forecast(
+    state: ProviderState, reading: Reading, rules: Rules, now: datetime
+) -> tuple[ProviderState, tuple[Event, ...]]:
+    """The reading folded into the burn tracker, and the forecast it now gives."""
+    window = rules.forecasting.burn_window
+    burn, event = track(state.burn, Sample.of(reading), reading.resets_at, window)
+    forecast = project(burn, window, now)
+    return replace(state, burn=burn, forecast=forecast), (event,) if event else ()
 
 
 def delivered(state: ProviderState, notification: Notification, at: datetime) -> ProviderState:
@@ -176,9 +194,17 @@ def _advance(
         return checks, {}
     severities = {check: s.severity for check, s in previous.items()}
     findings = evaluate(poll.reading, rules.levels, severities)
+    if state.forecast is not None:
+        margin = rules.levels.recovery_margin
+        findings |= forecast_findings(state.forecast, rules.forecasting, margin, severities)
     for check in previous:
         if check not in findings and check != FETCH:
-            findings[check] = Finding(check, Severity.OK, "no longer reported by the provider")
+            gone = (
+                "no longer configured"
+                if check in FORECAST_CHECKS
+                else "no longer reported by the provider"
+            )
+            findings[check] = Finding(check, Severity.OK, gone)
     for check, finding in findings.items():
         checks[check] = observe(previous.get(check), finding, poll.checked_at)
     checks[FETCH] = observe_success(previous.get(FETCH), poll.checked_at)
@@ -227,4 +253,5 @@ def _notification(
         failure=failure,
         failures=check_state.failures,
         since=check_state.since,
+        forecast=state.forecast,
     )

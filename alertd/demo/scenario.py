@@ -1,7 +1,9 @@
 """`alertd demo`: the real daemon against the built-in simulator, no keys, no network.
 
 Five simulated accounts drain over about a minute, one provider has an outage, then all
-are topped up. Notifications go through Apprise like any other: to a terminal notifier
+are topped up. The forecast shows too: render-farm and scraper are warned of by their
+runway before their balance thresholds fire, and subtitles' spending suddenly spikes.
+Notifications go through Apprise like any other: to a terminal notifier
 (`alertddemo://`, an Apprise custom plugin) and optionally to a webhook the user names.
 """
 
@@ -42,9 +44,25 @@ def _terminal(body: str, title: str, notify_type: str, *args: Any, **kwargs: Any
 
 @dataclass(frozen=True)
 class Drain:
+    """Linear from `start` to `end` over [0, DRAIN_END]; with `calm_until`, only `calm` of the
+    way there until then (a spend spike follows)."""
+
     account: str
     start: Decimal
     end: Decimal
+    calm_until: float | None = None
+    calm: Decimal = Decimal("0.1")
+
+    def balance(self, t: float) -> Decimal:
+        t = min(t, DRAIN_END)
+        if self.calm_until is None:
+            share = Decimal(str(t / DRAIN_END))
+        elif t < self.calm_until:
+            share = self.calm * Decimal(str(t / self.calm_until))
+        else:
+            rest = Decimal(str((t - self.calm_until) / (DRAIN_END - self.calm_until)))
+            share = self.calm + (1 - self.calm) * rest
+        return (self.start + (self.end - self.start) * share).quantize(Decimal("0.01"))
 
 
 # Seconds on the demo's clock (divided by --speed). Balances move linearly in [0, DRAIN_END].
@@ -56,7 +74,7 @@ DRAINS = (
     Drain("render-farm", Decimal(40), Decimal(2)),  # warning at $20, critical at $5
     Drain("search-api", Decimal(40), Decimal(12)),  # warning only, early enough to be reminded
     Drain("scraper", Decimal(8000), Decimal(300)),  # warning at 20% of 10,000, critical at 500
-    Drain("subtitles", Decimal(3000), Decimal(2500)),  # stays healthy
+    Drain("subtitles", Decimal(3000), Decimal(2500), calm_until=20.0),  # spend spike at 20
     Drain("captcha", Decimal(80), Decimal(70)),  # stays healthy; has an outage instead
 )
 
@@ -69,8 +87,22 @@ def _accounts() -> list[Account]:
     ]
 
 
+# Forecast settings in demo seconds: a 28 s burn window needs 4 s of history; runway levels
+# put render-farm's runway warning at about 7 s, its balance warning at about 16 s.
+BURN_WINDOW, RUNWAY_WARNING, RUNWAY_CRITICAL = 28.0, 25.0, 8.0
+
+
+def _seconds(demo_seconds: float, speed: float) -> str:
+    return f"{max(1, round(demo_seconds / speed))}s"
+
+
 def _config(sim: Simulator, speed: float, webhook: str | None) -> str:
     repeat = max(1, round(8 / speed))
+    window = f"{max(7, round(BURN_WINDOW / speed))}s"
+    runway = (
+        f"runway_warning: {_seconds(RUNWAY_WARNING, speed)}, "
+        f"runway_critical: {_seconds(RUNWAY_CRITICAL, speed)}"
+    )
     urls = ['"alertddemo://terminal"'] + ([f'"{webhook}"'] if webhook else [])
     return f"""\
 defaults:
@@ -79,14 +111,15 @@ defaults:
   timeout: 2s
   failure_threshold: 2
   repeat_interval: {repeat}s
+  burn_window: {window}
 notifiers:
   terminal:
     urls: [{", ".join(urls)}]
 providers:
-  render-farm: {{type: browser7, api_key: demo-key-browser7, base_url: "{sim.base_url("render-farm")}", warning: 20, critical: 5}}
+  render-farm: {{type: browser7, api_key: demo-key-browser7, base_url: "{sim.base_url("render-farm")}", warning: 20, critical: 5, {runway}}}
   search-api: {{type: youcom, api_key: demo-key-youcom, base_url: "{sim.base_url("search-api")}", warning: 20, critical: 5}}
-  scraper: {{type: lobstr, api_key: demo-key-lobstr, base_url: "{sim.base_url("scraper")}", warning: 20%, critical: 500}}
-  subtitles: {{type: srtgen, api_key: demo-key-srtgen, base_url: "{sim.base_url("subtitles")}", warning: 1000, critical: 200}}
+  scraper: {{type: lobstr, api_key: demo-key-lobstr, base_url: "{sim.base_url("scraper")}", warning: 20%, critical: 500, {runway}}}
+  subtitles: {{type: srtgen, api_key: demo-key-srtgen, base_url: "{sim.base_url("subtitles")}", warning: 1000, critical: 200, spend_spike: 3x}}
   captcha: {{type: decaptcha, api_key: demo-key-decaptcha, base_url: "{sim.base_url("captcha")}", warning: 20, critical: 5}}
 """  # noqa: E501
 
@@ -104,12 +137,9 @@ async def _scenario(sim: Simulator, speed: float, daemon: Daemon) -> None:
         t = (loop.time() - started) * speed
         if t >= FINISH:
             break
-        progress = Decimal(str(min(t, DRAIN_END) / DRAIN_END))
         if not topped_up:
             for drain in DRAINS:
-                sim.accounts[drain.account].balance = (
-                    drain.start + (drain.end - drain.start) * progress
-                ).quantize(Decimal("0.01"))
+                sim.accounts[drain.account].balance = drain.balance(t)
         if not outage_on and OUTAGE[0] <= t < OUTAGE[1]:
             outage_on = True
             sim.accounts["captcha"].status = 503
@@ -121,7 +151,9 @@ async def _scenario(sim: Simulator, speed: float, daemon: Daemon) -> None:
         if not topped_up and t >= TOP_UP:
             topped_up = True
             for drain in DRAINS:
-                sim.accounts[drain.account].balance = drain.start * 2
+                account = sim.accounts[drain.account]
+                account.balance = drain.start * 2
+                account.capacity = max(account.capacity, account.balance)  # a bigger plan
             _say("every account topped up: expect resolutions")
         await asyncio.sleep(0.2 / speed)
     daemon.stopping.set()

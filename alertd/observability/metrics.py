@@ -12,13 +12,16 @@ in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from alertd.core.forecast import Forecast, Outlook
 from alertd.core.model import Poll
+from alertd.core.series import Event
 from alertd.core.state import CheckState
 
 
@@ -67,6 +70,27 @@ class Metrics:
             registry=r,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
         )
+        self.burn_rate = Gauge(
+            "alertd_burn_rate",
+            "Spending per day in the provider's unit (the faster of the burn window and its"
+            " last seventh); absent while there is not enough history",
+            ["provider", "unit"],
+            registry=r,
+        )
+        self.runway = Gauge(
+            "alertd_runway_seconds",
+            "Time until the balance is forecast to run out: +Inf when not burning or when a"
+            " quota lasts until its reset, 0 when used up; absent while there is not enough"
+            " history",
+            ["provider"],
+            registry=r,
+        )
+        self.topups = Counter(
+            "alertd_topups",
+            "Rises of the balance recorded as top-ups or quota resets",
+            ["provider", "kind"],
+            registry=r,
+        )
         self.scheduler_running = Gauge(
             "alertd_scheduler_running", "1 while the scheduler runs", registry=r
         )
@@ -92,6 +116,29 @@ class Metrics:
             self._labelled(self.last_success, provider).set(result.checked_at.timestamp())
         for check, state in checks.items():
             self._labelled(self.severity, provider, check).set(int(state.severity))
+
+    def on_forecast(
+        self, provider: str, forecast: Forecast | None, events: Iterable[Event] = ()
+    ) -> None:
+        for event in events:
+            self._labelled(self.topups, provider, event.kind.value).inc()
+        if forecast is None or forecast.rate is None:
+            self._drop(provider, self.burn_rate, self.runway)
+            return
+        self._drop(provider, self.burn_rate)  # the unit may have changed
+        self._labelled(self.burn_rate, provider, forecast.unit).set(float(forecast.rate))
+        runway = (
+            math.inf
+            if forecast.runway is None or forecast.outlook is Outlook.LASTS_UNTIL_RESET
+            else forecast.runway.total_seconds()
+        )
+        self._labelled(self.runway, provider).set(runway)
+
+    def _drop(self, provider: str, *metrics: Gauge | Counter) -> None:
+        series = self._series.get(provider, set())
+        for metric, labels in [entry for entry in series if entry[0] in metrics]:
+            metric.remove(*labels)
+            series.discard((metric, labels))
 
     def on_delivery(self, notifier: str, reason: str, ok: bool, seconds: float) -> None:
         self.notifications.labels(notifier, reason, "sent" if ok else "failed").inc()

@@ -6,7 +6,7 @@ say whether `available` includes them, and over-stating a balance is the costly 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -48,7 +48,7 @@ class Lobstr(Provider):
             "used_slots": 1,
             "total_available_slots": 20,
             "has_unpaid_bill": account.unpaid_bill,
-            "reset_time": "2026-12-01T00:00:00Z",
+            "reset_time": _next_month(datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
     def parse(self, body: Any, checked_at: datetime) -> Reading:
@@ -88,6 +88,12 @@ class Lobstr(Provider):
             signals=signals,
             info=info,
         )
+
+
+def _next_month(now: datetime) -> datetime:
+    """The first of next month: when a simulated monthly quota refills."""
+    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
 
 
 def _reset(value: Any) -> datetime | None:

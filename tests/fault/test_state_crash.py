@@ -141,7 +141,9 @@ def fail_at(monkeypatch: pytest.MonkeyPatch, step: str, death: bool) -> list[str
     fault = _Fault(step, death)
     monkeypatch.setattr(alertd.store.statefile, "os", _Module(os, fault.os_overrides()))
     if step == "mkstemp":
-        monkeypatch.setattr(alertd.store.statefile, "tempfile", _Module(tempfile, {"mkstemp": fault.mkstemp}))
+        monkeypatch.setattr(
+            alertd.store.statefile, "tempfile", _Module(tempfile, {"mkstemp": fault.mkstemp})
+        )
     return fault.fired
 
 

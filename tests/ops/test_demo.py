@@ -114,6 +114,25 @@ def test_demo_shows_every_kind_of_notification(demos: Demos) -> None:
     assert "Checked at: " in run.stdout, run.explain()
 
 
+def test_demo_warns_of_the_runway_before_the_balance_and_shows_a_spend_spike(
+    demos: Demos,
+) -> None:
+    run = demos.plain
+    titles = [t for t in run.titles if t.startswith("[WARNING] render-farm:")]
+    runway = [i for i, t in enumerate(titles) if "within the warning runway" in t]
+    balance = [i for i, t in enumerate(titles) if "below warning threshold" in t]
+    assert runway, run.explain()
+    assert balance, run.explain()
+    assert runway[0] < balance[0], run.explain()
+    assert "Runs out: in ~" in run.stdout, run.explain()
+    assert any(t.startswith("[WARNING] subtitles: spending spiked to") for t in run.titles), (
+        run.explain()
+    )
+    assert "[RESOLVED] render-farm: runway back to normal" in run.titles, run.explain()
+    # a top-up is a bigger plan, not "consumed -6,000" over a balance above capacity
+    assert "consumed -" not in run.stdout, run.explain()
+
+
 def test_demo_sends_the_same_notifications_to_the_webhook(demos: Demos) -> None:
     run, receiver = demos.with_webhook, demos.receiver
     assert run.code == 0, run.explain()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from alertd.config.model import ProviderConfig
-from alertd.config.rules import alert_policy_of, levels_of
+from alertd.config.rules import alert_policy_of, forecasting_of, levels_of
 from alertd.core.model import Failure, Poll, Reading, Severity
 from alertd.core.rules import Destination, Rules
 from alertd.core.step import Notification, ProviderState, Step, delivered, step
@@ -36,6 +36,7 @@ def rules_for(cfg: ProviderConfig, routes: Sequence[Destination] = (OPS,)) -> Ru
         alert_policy_of(cfg),
         tuple(routes),
         cfg.interval * cfg.failure_threshold,
+        forecasting_of(cfg),
     )
 
 
@@ -65,7 +66,7 @@ def poll(
     if deliver:
         for notification in result.notifications:
             after = delivered(after, notification, when)
-    return Step(after, result.notifications, result.silenced)
+    return Step(after, result.notifications, result.silenced, result.events)
 
 
 def told(notifications: Sequence[Notification]) -> list[tuple[str, str, str, Severity]]:
