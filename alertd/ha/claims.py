@@ -23,7 +23,7 @@ import asyncio
 import enum
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -58,10 +58,15 @@ class Claim:
             self.destination,
             self.reason,
             self.severity,
-            self.since.isoformat() if self.since else "-",
-            self.previous_at.isoformat() if self.previous_at else "-",
+            _instant(self.since),
+            _instant(self.previous_at),
         )
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _instant(at: datetime | None) -> str:
+    """The same text for the same instant, whatever time zone it was read back in."""
+    return at.astimezone(UTC).isoformat() if at is not None else "-"
 
 
 # The lease row is named 'leader' (alertd.ha.lease.LEASE).

@@ -50,9 +50,10 @@ WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s AND expires_
 """
 
 
-def node_id() -> str:
-    """This process's name in the lease: readable (host, pid) and unique (a random part)."""
-    return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
+def node_id(name: str | None = None) -> str:
+    """This process's name in the lease: readable (`ha.node`, else the host name; the pid)
+    and unique (a random part: two replicas given the same name still differ)."""
+    return f"{(name or socket.gethostname())[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True, slots=True)
