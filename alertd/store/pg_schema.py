@@ -5,7 +5,8 @@ a time: the migration runs in one transaction holding `pg_advisory_xact_lock`, a
 ends with its transaction (so nothing outlives it on a pooled session, unlike a session
 lock). A database whose schema is newer than this alertd knows is refused, never changed.
 
-Tables (money is `numeric`, times `timestamptz`):
+Tables (times are `timestamptz`; money is `text` holding `str(Decimal)`, checked to be a number:
+`numeric` would keep the value but not how it was written, "1.5E+3" reading back as 1500):
   alertd_lease          the leadership lease: holder, fencing epoch, expiry by the DB's clock
   alertd_samples        raw readings, (provider, at)
   alertd_summaries      hourly summaries of readings past `history_retention`
@@ -39,20 +40,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE alertd_samples (
         provider text NOT NULL,
         at timestamptz NOT NULL,
-        amount numeric NOT NULL,
+        amount text NOT NULL CHECK (amount::numeric IS NOT NULL),
         unit text NOT NULL,
-        capacity numeric,
+        capacity text CHECK (capacity::numeric IS NOT NULL OR capacity IS NULL),
         PRIMARY KEY (provider, at)
     );
     CREATE TABLE alertd_summaries (
         provider text NOT NULL,
         hour timestamptz NOT NULL,
         unit text NOT NULL,
-        first numeric NOT NULL,
-        last numeric NOT NULL,
-        low numeric NOT NULL,
-        high numeric NOT NULL,
-        spent numeric NOT NULL,
+        first text NOT NULL CHECK (first::numeric IS NOT NULL),
+        last text NOT NULL CHECK (last::numeric IS NOT NULL),
+        low text NOT NULL CHECK (low::numeric IS NOT NULL),
+        high text NOT NULL CHECK (high::numeric IS NOT NULL),
+        spent text NOT NULL CHECK (spent::numeric IS NOT NULL),
         readings integer NOT NULL,
         PRIMARY KEY (provider, hour)
     );
@@ -60,8 +61,8 @@ MIGRATIONS: tuple[str, ...] = (
         provider text NOT NULL,
         at timestamptz NOT NULL,
         kind text NOT NULL,
-        amount numeric NOT NULL,
-        balance numeric NOT NULL,
+        amount text NOT NULL CHECK (amount::numeric IS NOT NULL),
+        balance text NOT NULL CHECK (balance::numeric IS NOT NULL),
         PRIMARY KEY (provider, at, kind)
     );
     CREATE TABLE alertd_checks (
