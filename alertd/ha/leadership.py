@@ -100,11 +100,12 @@ class Leadership:
         started = self.clock()
         if self.role is Role.LEADER and started >= self.deadline:
             self._become(Role.STANDBY, "the lease could not be renewed before it expired")
+        had_session = self._conn is not None and not self._conn.closed
         try:
             won, term = await asyncio.wait_for(self._attempt(), max(self.renew, 1.0))
-        except psycopg.OperationalError as exc:
+        except psycopg.OperationalError as exc:  # the session broke, or none could be opened
             await self._drop_connection()
-            self._unreachable(started, exc, session_lost=True)
+            self._unreachable(started, exc, session_lost=had_session)
             return
         except (psycopg.Error, OSError, TimeoutError) as exc:
             await self._drop_connection()

@@ -147,8 +147,9 @@ class PostgresServer:
             return cursor.fetchall() if cursor.description else []
 
     def terminate(self, application_name: str, database: str | None = None) -> int:
-        """`pg_terminate_backend` of every session of one application; how many."""
-        where = "application_name = %(app)s"
+        """`pg_terminate_backend` of every session whose application_name matches (LIKE);
+        how many."""
+        where = "application_name LIKE %(app)s"
         if database is not None:
             where += " AND datname = %(db)s"
         with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5) as conn:
