@@ -18,7 +18,8 @@
 # The config (/etc/alertd/config.yaml) must keep `http: {listen: "0.0.0.0:9464"}`: the
 # HEALTHCHECK below asks http://127.0.0.1:9464/healthz, and the port mapping needs 0.0.0.0.
 # The image ships deploy/config.container.yaml there; mount your own over it (read-only).
-# State (state_file: /var/lib/alertd/state.json) lives in the /var/lib/alertd volume.
+# The store (store: sqlite:///var/lib/alertd/alertd.db: alert state and history) lives in
+# the /var/lib/alertd volume; back it up with `sqlite3 alertd.db ".backup copy.db"`.
 #
 # CI has no Docker engine: deploy/docker-build-steps.sh reads this file and runs its build and
 # install steps (the RUN lines starting with `python` or `alertd`, the COPY lines) outside
@@ -61,7 +62,7 @@ COPY --from=build /wheels/ /wheels/
 RUN python -m pip install "$WHEEL_DIR"/alertd-*.whl
 RUN alertd --version
 
-# The state directory, owned by the alertd user: a new named volume copies this ownership.
+# The store's directory, owned by the alertd user: a new named volume copies this ownership.
 RUN install -d -o alertd -g alertd -m 0700 /var/lib/alertd
 COPY deploy/config.container.yaml /etc/alertd/config.yaml
 

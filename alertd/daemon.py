@@ -1,4 +1,9 @@
-"""The daemon: APScheduler wiring, state file, listener, signals, reload and a clean stop.
+"""The daemon: APScheduler wiring, the store, listener, signals, reload and a clean stop.
+
+The store (`store:`, SPEC §6) is opened before anything else, so an unusable one stops
+alertd with one line before a poll; alert state is restored from it before the first poll;
+its retention (compaction) runs at start and hourly; at SIGTERM it is flushed and closed
+within the stop grace. Its URL is read at start only: a reload keeps the store.
 
 One job per provider on its own interval, timed by `alertd.timing` (first poll at start,
 then spread over the interval). A hanging poll is bounded by the
@@ -30,11 +35,14 @@ from alertd.notify.dispatch import Dispatcher, RetryPolicy
 from alertd.observability import logging as logs
 from alertd.observability.health import Health, assess
 from alertd.observability.metrics import Metrics
-from alertd.store.statefile import ProviderStates, StateFile
+from alertd.store import open_store
+from alertd.store.base import Store
 from alertd.threads import in_daemon_thread
 from alertd.timing import trigger_for
 
 STOP_GRACE_SECONDS = 8.0  # under `docker stop`'s 10 s, so the last state write still happens
+STORE_CLOSE_SECONDS = 2.0  # of the grace, kept for the store's last commit
+COMPACT_JOB = "@store-compact"  # not a provider name: those start with a letter or digit
 DELIVERY_GRACE_SECONDS = 4.0  # a send under way at SIGTERM; one still hung then is abandoned
 RELOAD_TIMEOUT_SECONDS = 30.0
 
@@ -68,9 +76,7 @@ class Daemon:
         self.engine: Engine | None = None
         self.dispatcher: Dispatcher | None = None  # made at run, remade by each reload
         self.metrics = Metrics()
-        path = settings.config.state_file
-        self.state_file = StateFile(path) if path else None
-        self._save_pending = False
+        self.store: Store = open_store(settings.config.store_url(), clock)
         self._polls: set[asyncio.Task[None]] = set()
         self._reloading: asyncio.Task[bool] | None = None
         self.log = logs.get_logger()
@@ -124,36 +130,26 @@ class Daemon:
         unpolled = [w.name for w in watches if w.state.last_poll is None]
         return assess(running, intervals, last_success, watched_since, self.clock(), unpolled)
 
-    # -- state file ------------------------------------------------------------------------------
-    def _persist_soon(self) -> None:
-        """Coalesces the changes of one loop turn into one atomic write."""
-        if self.state_file is None or self._save_pending:
-            return
-        self._save_pending = True
-        asyncio.get_running_loop().call_soon(self._persist)
-
-    def _persist(self) -> None:
-        self._save_pending = False
-        if self.state_file is None or self.engine is None:
-            return
+    # -- the store ------------------------------------------------------------------------------
+    async def _compact(self) -> None:
+        """Retention: raw readings older than each provider's `history_retention` become
+        hourly summaries (in the store's writer thread, in bounded batches)."""
+        retention = {n: c.history_retention for n, c in self.settings.config.providers.items()}
+        started = asyncio.get_running_loop().time()
         try:
-            self.state_file.save(self.engine.checks(), self.clock())
-        except OSError as exc:
-            self.log.error(
-                "state_file_write_failed",
-                path=str(self.state_file.path),
-                error=exc.strerror or type(exc).__name__,
-            )
+            folded = await self.store.compact(self.clock(), retention)
+        except Exception as exc:  # logged; the next run tries again
+            self.log.error("store_compaction_failed", error=str(exc))
+            return
+        if folded:
+            took = asyncio.get_running_loop().time() - started
+            self.log.info("store_compacted", readings=folded, took_ms=round(took * 1000, 1))
 
-    def _restore(self) -> ProviderStates:
-        if self.state_file is None:
-            return {}
-        states, problem = self.state_file.load(self.clock())
-        if problem:
-            self.log.error("state_file_unusable", problem=problem)
-        kept = {name: s for name, s in states.items() if name in self.settings.providers}
-        self.log.info("state_restored", path=str(self.state_file.path), providers=len(kept))
-        return kept
+    async def _close_store(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.store.close(), seconds)
+        except TimeoutError:
+            self.log.error("store_close_timeout", waited=seconds)
 
     # -- reload ---------------------------------------------------------------------------------
     _reload_queued = False  # a SIGHUP came while a reload ran: one more reload after it
@@ -218,7 +214,6 @@ class Daemon:
         for name in [*added, *changed]:
             self.schedule(name, new_cfg[name])
         self.metrics.providers.set(len(new_cfg))
-        self._persist_soon()
         self.log.info(
             "reloaded",
             added=added,
@@ -234,6 +229,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+        for problem in await self.store.open():  # StoreError: alertd stops with one line
+            self.log.error("store_unusable", problem=problem)
         listener: Listener | None = None
         if self.settings.config.http.listen:  # first: a taken port stops alertd before a poll
             listener = await start_listener(
@@ -247,9 +244,10 @@ class Daemon:
                 client,
                 self.dispatcher,
                 self.clock,
-                on_change=self._persist_soon,
-                restored=self._restore(),
+                self.store,
             )
+            restored = await engine.restore()
+            self.log.info("state_restored", store=self.store.description, providers=restored)
             engine.observers.append(self._on_poll)
             engine.delivery_observers.append(self._on_delivery)
             self.engine = engine
@@ -259,6 +257,9 @@ class Daemon:
             )
             for name, cfg in config.providers.items():
                 self.schedule(name, cfg)
+            self.scheduler.add_job(
+                self._compact, "interval", hours=1, id=COMPACT_JOB, next_run_time=self.clock()
+            )
             self.scheduler.start()
             self.metrics.scheduler_running.set(1)
             self.metrics.providers.set(len(config.providers))
@@ -268,7 +269,7 @@ class Daemon:
                 notifiers=len(config.notifiers),
                 config=str(self.settings.path),
                 listen=config.http.listen,
-                state_file=str(config.state_file) if config.state_file else None,
+                store=self.store.description,
             )
             await self.stopping.wait()
             await self._stop()
@@ -284,7 +285,8 @@ class Daemon:
         """Pause; a send under way gets DELIVERY_GRACE_SECONDS (a hung SMTP server must not
         outlast `docker stop`'s 10 s: its thread is a daemon and is left behind), messages
         waiting in a queue or a backoff are not sent (not recorded either: the next start
-        decides again), polls get what is left of STOP_GRACE_SECONDS; then shut down."""
+        decides again), polls get what is left of STOP_GRACE_SECONDS but the store's last
+        STORE_CLOSE_SECONDS; then shut down, and the store commits what is queued."""
         assert self.scheduler is not None
         assert self.engine is not None
         loop = asyncio.get_running_loop()
@@ -300,12 +302,14 @@ class Daemon:
             if hung:
                 self.log.warning("deliveries_abandoned", count=len(hung))
         if self._polls:
-            _, left = await asyncio.wait(set(self._polls), timeout=max(deadline - loop.time(), 0.1))
+            polls_until = deadline - STORE_CLOSE_SECONDS
+            wait = max(polls_until - loop.time(), 0.1)
+            _, left = await asyncio.wait(set(self._polls), timeout=wait)
             for task in left:
                 task.cancel()
             if left:
                 self.log.warning("stop_timeout", cancelled=len(left))
         self.scheduler.shutdown(wait=False)
         await asyncio.sleep(0)
-        self._persist()
+        await self._close_store(max(deadline - loop.time(), STORE_CLOSE_SECONDS))
         self.log.info("stopped", **dict(self.engine.counters))

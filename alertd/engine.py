@@ -1,5 +1,9 @@
-"""One poll, end to end: fetch → `step` → deliver → persist. Only IO here; the decisions
+"""One poll, end to end: fetch → `step` → deliver → record. Only IO here; the decisions
 are the core's (`alertd.core.step`).
+
+What a poll or a delivery changed goes to the store (`alertd.store.base.Store.submit`:
+never blocks, committed off the loop): the reading, the rises it recorded, the provider's
+checks when they changed, and each notification that went out.
 
 Each watched provider is one `Watch`: its adapter, its rules, its state and the deliveries
 under way for it. A reload that removes a provider, or points its name at another account,
@@ -17,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -26,13 +30,15 @@ from alertd.config.rules import rules_of
 from alertd.core.model import Failure, Poll
 from alertd.core.render import Message, render
 from alertd.core.rules import Rules
-from alertd.core.series import Event
+from alertd.core.series import Event, Sample
 from alertd.core.state import CheckState
 from alertd.core.step import DeliveryKey, Notification, ProviderState, abandoned, delivered, step
 from alertd.http import HttpClient
 from alertd.notify.lane import Outcome
 from alertd.observability.logging import get_logger
 from alertd.providers import Provider
+from alertd.store.base import LogEntry, Record, Store
+from alertd.store.memory import MemoryStore
 
 PollObserver = Callable[["Watch", Poll, tuple[Event, ...]], None]
 DeliveryObserver = Callable[[str, str, str, bool, float], None]
@@ -111,23 +117,39 @@ class Engine:
         client: HttpClient,
         dispatcher: Delivery,
         clock: Callable[[], datetime],
-        on_change: Callable[[], None] = lambda: None,
-        restored: Mapping[str, Mapping[str, CheckState]] | None = None,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.dispatcher = dispatcher
         self.clock = clock
-        self.on_change = on_change
+        self.store: Store = store if store is not None else MemoryStore()
         self.gate: Gate = OpenGate()
         self.counters: Counter[str] = Counter()
         self.observers: list[PollObserver] = []
         self.delivery_observers: list[DeliveryObserver] = []
         self.watches: dict[str, Watch] = {}
         self._deliveries: set[asyncio.Task[None]] = set()  # of every Watch, replaced ones too
-        restored = restored or {}
         for name in settings.providers:
-            self._watch(name, ProviderState(checks=restored.get(name, {})))
+            self._watch(name)
+
+    async def restore(self) -> int:
+        """Before the first poll: each provider's alert state as the store last committed
+        it, so a restart neither repeats nor forgets an alert. The state of providers no
+        longer configured is cleared, as a reload that removes a provider clears it.
+        Returns how many providers had state to restore.
+
+        (The burn trackers are rebuilt here next, from `store.load_samples` over each
+        provider's `burn_window`.)
+        """
+        restored = await self.store.load_state()
+        for name, checks in restored.items():
+            watch = self.watches.get(name)
+            if watch is None:
+                self.store.submit(Record(name, checks={}))
+            else:
+                watch.state = replace(watch.state, checks=checks)
+        return sum(name in self.watches for name in restored)
 
     def _watch(self, name: str, state: ProviderState | None = None) -> Watch:
         watch = Watch(
@@ -152,9 +174,12 @@ class Engine:
         restart = set(restart)
         for name in [n for n in self.watches if n not in settings.providers]:
             del self.watches[name]
+            self.store.submit(Record(name, checks={}))
         for name in settings.providers:
             kept = self.watches.get(name)
             if kept is None or name in restart:
+                if kept is not None:  # another account now: its alerts are not this one's
+                    self.store.submit(Record(name, checks={}))
                 self._watch(name)
             else:
                 kept.provider = settings.providers[name]
@@ -199,8 +224,14 @@ class Engine:
             )
         for notification in result.notifications:
             self._send(watch, notification)
-        if changed:
-            self.on_change()
+        self.store.submit(
+            Record(
+                watch.name,
+                sample=Sample.of(poll.reading) if poll.reading is not None else None,
+                events=result.events,
+                checks=watch.state.checks if changed else None,
+            )
+        )
 
     def _log_poll(self, watch: Watch, poll: Poll) -> None:
         duration_ms = round(poll.duration * 1000, 1)
@@ -277,12 +308,20 @@ class Engine:
         if ok and not ticket.go:  # another replica (or an earlier term) sent it
             watch.state = delivered(watch.state, notification, self.clock())
             watch.log.info("notification_already_sent", why=ticket.why, **fields)
-            self.on_change()
+            if self.watches.get(watch.name) is watch:
+                self.store.submit(Record(watch.name, checks=watch.state.checks))
         elif ok:
             self.counters["notifications_sent"] += 1
-            watch.state = delivered(watch.state, notification, self.clock())
+            at = self.clock()
+            watch.state = delivered(watch.state, notification, at)
             watch.log.info("notification_sent", **fields)
-            self.on_change()
+            entry = LogEntry(
+                watch.name, notification.check, route.key, notification.reason,
+                notification.severity, at, message.title,
+            )  # fmt: skip
+            current = self.watches.get(watch.name) is watch  # else a reload replaced it
+            checks = watch.state.checks if current else None
+            self.store.submit(Record(watch.name, checks=checks, sent=(entry,)))
         elif outcome is Outcome.FAILED:
             self.counters["notifications_failed"] += 1
             watch.log.error("notification_failed", **fields)
@@ -317,7 +356,7 @@ class Engine:
 
     # -- what the daemon reads -----------------------------------------------------------------
     def checks(self) -> dict[str, Mapping[str, CheckState]]:
-        """Every provider's checks with their notification log: what the state file keeps."""
+        """Every provider's checks with their notification log: what the store keeps."""
         return {name: watch.state.checks for name, watch in self.watches.items()}
 
     def pending_deliveries(self) -> list[asyncio.Task[None]]:

@@ -326,15 +326,17 @@ installed="$(python -c 'import alertd; print(alertd.__file__)')"
 [[ "$installed" == "$FINAL_VENV"/* ]] || fail "alertd imported from $installed, not from the installed wheel"
 
 # Dummy values for what the shipped config (deploy/config.container.yaml) needs: its ${VAR}s,
-# its secret file, and the state file moved to the final stage's volume.
+# its secret file, and the store's database moved to the final stage's volume.
 mkdir -p "$FINAL_ROOT/run/secrets"
 printf 'dummy-lobstr-key\n' >"$FINAL_ROOT/run/secrets/lobstr_api_key"
 export BROWSER7_API_KEY=dummy-browser7-key
 export NOTIFY_URL=json://127.0.0.1:9/alertd
 export ALERTD_PROVIDERS__LOBSTR__API_KEY_FILE="$FINAL_ROOT/run/secrets/lobstr_api_key"
-state_file="$(python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["state_file"])' "$FINAL_ROOT$CONFIG")"
-export ALERTD_STATE_FILE="$FINAL_ROOT$state_file"
-[[ -d "$(dirname "$ALERTD_STATE_FILE")" ]] || fail "state_file $state_file is not in a VOLUME (${VOLUMES[*]:-none})"
+store="$(python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["store"])' "$FINAL_ROOT$CONFIG")"
+[[ "$store" == sqlite:///* ]] || fail "store $store is not sqlite:///ABSOLUTE/PATH"
+database="${store#sqlite://}"
+export ALERTD_STORE="sqlite://$FINAL_ROOT$database"
+[[ -d "$FINAL_ROOT$(dirname "$database")" ]] || fail "store $store is not in a VOLUME (${VOLUMES[*]:-none})"
 
 step "alertd validate -c $CONFIG"
 alertd validate -c "$FINAL_ROOT$CONFIG" || fail "alertd validate rejected the image's config"
@@ -382,7 +384,8 @@ NS
         cat "$log" >&2 || true
         fail "the daemon did not start healthy and stop cleanly on SIGTERM"
     fi
-    [[ -f "$ALERTD_STATE_FILE" ]] && echo "state file written: $state_file"
+    [[ -f "$FINAL_ROOT$database" ]] || fail "the daemon wrote no database at $database"
+    echo "store written: $database"
 else
     step "no private network namespace here (unshare -rn, ip): running HEALTHCHECK with nothing listening only"
     if python -c "$HEALTHCHECK_SNIPPET" 2>/dev/null; then

@@ -27,6 +27,7 @@ import yaml
 from alertd.config.loader import load
 from alertd.config.types import parse_listen
 from alertd.errors import ConfigError
+from alertd.store.url import parse_store_url
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"
@@ -260,9 +261,11 @@ def test_unit_runs_alertd_as_specified() -> None:
     assert env["ALERTD_CONFIG"] == "/etc/alertd/config.yaml"
     assert service["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
     assert service["Restart"] == ["on-failure"]
-    # The state file is in the state directory, the one place ProtectSystem=strict leaves.
+    # The store is in the state directory, the one place ProtectSystem=strict leaves.
     assert service["StateDirectory"] == ["alertd"]
-    assert PurePosixPath(env["ALERTD_STATE_FILE"]).parent == PurePosixPath("/var/lib/alertd")
+    assert env["ALERTD_STORE"] == "sqlite:///var/lib/alertd/alertd.db"
+    assert parse_store_url(env["ALERTD_STORE"]).path == Path("/var/lib/alertd/alertd.db")
+    assert "ALERTD_STATE_FILE" not in env  # refused at start now: store: replaced it
     assert service["ConfigurationDirectory"] == ["alertd"]
     assert PurePosixPath(env["ALERTD_CONFIG"]).parent == PurePosixPath("/etc/alertd")
 
@@ -360,12 +363,14 @@ def test_compose_mounts_the_config_where_the_image_reads_it(
     assert (REPO / config["source"]).resolve() == CONTAINER_CONFIG
 
 
-def test_compose_state_volume_holds_the_state_file(
+def test_compose_state_volume_holds_the_store(
     compose_service: dict[str, Any],
     container_config: dict[str, Any],
     final_stage: list[tuple[str, str]],
 ) -> None:
-    state_dir = str(PurePosixPath(container_config["state_file"]).parent)
+    database = parse_store_url(container_config["store"]).path
+    assert database is not None
+    state_dir = str(PurePosixPath(database).parent)
     (state,) = [m for m in mounts(compose_service) if m["target"] == state_dir]
     assert state["type"] == "volume"
     assert state["source"] in compose_service["_top"]["volumes"], "named volume not declared"
@@ -504,6 +509,8 @@ def test_dockerfile_steps_build_install_and_run(tmp_path: Path) -> None:
                 assert f"RUN {rest}\n    in " in output, f"not run: {rest}"
     assert "alertd validate" in output
     assert "OK: " in output
+    if "HEALTHCHECK passes against the running daemon" in output:  # where it could run it
+        assert "store written: /var/lib/alertd/alertd.db" in output
 
 
 FAST_FAILURES = {
@@ -547,7 +554,7 @@ def test_container_config_loads_with_its_variables_and_secret(
     secret = tmp_path / "lobstr_api_key"
     secret.write_text("dummy-lobstr-key\n")
     clean_env.setenv(SECRET_OVERRIDE, str(secret))
-    clean_env.setenv("ALERTD_STATE_FILE", str(tmp_path / "state.json"))
+    clean_env.setenv("ALERTD_STORE", f"sqlite://{tmp_path / 'alertd.db'}")
 
     settings = load(CONTAINER_CONFIG)
 
@@ -555,7 +562,8 @@ def test_container_config_loads_with_its_variables_and_secret(
     assert config.http.listen == container_config["http"]["listen"]
     assert config.providers["lobstr"].api_key_value() == "dummy-lobstr-key"
     assert config.providers["browser7"].api_key_value() == DUMMY_ENV["BROWSER7_API_KEY"]
-    assert container_config["state_file"] == "/var/lib/alertd/state.json"
+    assert container_config["store"] == "sqlite:///var/lib/alertd/alertd.db"
+    assert config.store_url() == f"sqlite://{tmp_path / 'alertd.db'}"  # the override wins
     assert container_config["providers"]["lobstr"]["api_key_file"].startswith("/run/secrets/")
 
 

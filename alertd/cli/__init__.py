@@ -21,6 +21,7 @@ from alertd.core.step import ProviderState, step
 from alertd.errors import ConfigError
 from alertd.http import make_client
 from alertd.observability import logging as logs
+from alertd.store.base import StoreError
 
 
 def utcnow() -> datetime:
@@ -238,6 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check" and args.json:  # a monitoring system parses stdout
             print(json.dumps({"status": Status.UNKNOWN.name, "errors": exc.problems}, indent=2))
         return int(Status.UNKNOWN) if args.command == "check" else 1
+    except StoreError as exc:  # `run` cannot use its store: one line, no traceback
+        print(exc, file=sys.stderr)
+        return 1
     except Exception as exc:  # the last net: one line, redacted, never a traceback
         logs.get_logger().error("internal_error", error=type(exc).__name__, exc_info=exc)
         print(f"alertd: internal error: {logs.REDACTOR.text(str(exc))}", file=sys.stderr)

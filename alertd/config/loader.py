@@ -61,6 +61,9 @@ class Settings:
             values.extend(provider.headers.values())
         for notifier in self.config.notifiers.values():
             values.extend(notifier.urls)
+        store = self.config.store_url()
+        if store is not None and "@" in store:  # a database URL with credentials
+            values.append(self.config.store)
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
 

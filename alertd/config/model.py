@@ -37,6 +37,8 @@ from alertd.config.types import (
 )
 from alertd.core.model import Severity
 from alertd.core.rules import Threshold
+from alertd.store.url import EXAMPLE as STORE_EXAMPLE
+from alertd.store.url import parse_store_url
 from alertd.text import printable
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -80,6 +82,7 @@ class Policy(_Strict):
     runway_critical: Duration | None = None
     burn_window: Duration = timedelta(days=7)
     spend_spike: Factor | None = None
+    history_retention: Duration = timedelta(days=90)  # raw readings; hourly summaries after
 
     @field_validator("interval")
     @classmethod
@@ -93,6 +96,13 @@ class Policy(_Strict):
     def _positive_timeout(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("must be more than 0s")
+        return value
+
+    @field_validator("history_retention")
+    @classmethod
+    def _retention_of_hours(cls, value: timedelta) -> timedelta:
+        if value < timedelta(hours=1):
+            raise ValueError("must be at least 1h (older readings are kept as hourly summaries)")
         return value
 
     @field_validator("burn_window")
@@ -273,9 +283,38 @@ class AlertdConfig(_Layered):
     defaults: Policy = Policy()
     notifiers: dict[Name, NotifierConfig] = Field(default_factory=dict)
     providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
-    state_file: Path | None = None
+    store: SecretStr | None = None  # may hold a database password
     http: HttpConfig = HttpConfig()
     ha: HaConfig = HaConfig()
+    state_file: Any = Field(default=None, exclude=True)  # gone: refused with a pointer
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_store_url(value.get_secret_value())  # its messages never show a password
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _state_file_written(cls, data: Any) -> Any:
+        """`state_file:` with no value is still the old key: refused like the others."""
+        if isinstance(data, dict) and "state_file" in data and data["state_file"] is None:
+            return {**data, "state_file": ""}
+        return data
+
+    @field_validator("state_file")
+    @classmethod
+    def _state_file_replaced(cls, value: Any) -> Any:
+        if value is None:  # not written (settings validate their defaults too)
+            return None
+        raise ValueError(
+            f"replaced by store: (e.g. store: {STORE_EXAMPLE}); history and alert state now"
+            " live there"
+        )
+
+    def store_url(self) -> str | None:
+        return self.store.get_secret_value() if self.store is not None else None
 
 
 class RawLayers(_Layered):

@@ -5,7 +5,9 @@ silently half-read.
 Figures the issue measured on the old code: `validate` on a 484-byte billion-laughs file ran
 209 s to 8 GB (a 7-level bomb: 20 s, 848 MiB); a reload reading `api_key_file` from a FIFO
 never finished, dropped every later SIGHUP and kept the process alive after SIGTERM; a state
-file with `Infinity`, `1e400` or deep nesting made every start exit 70.
+file with `Infinity`, `1e400` or deep nesting made every start exit 70. The state file is
+gone (issue 10): its guarantees hold for the store's database (a damaged file is set aside,
+forged alert state never suppresses an alert).
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
+from store.daemon_support import query
 from support.cli import run_alertd
 from support.daemon import (
     SimulatorThread,
@@ -383,93 +387,99 @@ def test_sigterm_ends_the_process_even_while_a_reload_is_stuck(
         assert time.monotonic() - started < 9
 
 
-# -- state files ----------------------------------------------------------------------------------
-
-NOW = datetime.now(UTC)
+# -- the store's file -----------------------------------------------------------------------------
 
 
-def state_text(failures: str = "0", at: str | None = None, severity: str = "warning") -> str:
-    """A state file as alertd writes it, with `failures` spliced in as raw JSON text."""
-    moment = at or (NOW - timedelta(minutes=1)).isoformat()
-    check = {
-        "severity": "ok",
-        "detail": "checked",
-        "since": moment,
-        "failures": 0,
-        "sent": {"hook:x": {"severity": severity, "at": moment}},
-    }
-    data = {"version": 1, "saved_at": moment, "providers": {"wallet": {"fetch": check}}}
-    return json.dumps(data).replace('"failures": 0', f'"failures": {failures}')
+def _store_config(tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, db: Path) -> Path:
+    return write_config(
+        tmp_path / "config.yaml",
+        {"wallet": sim.provider("wallet", warning=20)},
+        {"hook": webhook.apprise_url},
+        store=f"sqlite://{db}",
+    )
 
 
-CORRUPT_STATES = {
-    "infinity": (state_text(failures="Infinity"), "Infinity is not a number alertd writes"),
-    "1e400": (state_text(failures="1e400"), "1e400 is out of range"),
-    "nested-100k": ('{"version": 1, "providers": ' + "[" * 100_000, "nested too deeply"),
-    "negative-failures": (state_text(failures="-1000"), "failures: not a whole number"),
-    "bool-failures": (state_text(failures="true"), "failures: not a whole number"),
-    "future-sent": (state_text(at="2099-01-01T00:00:00+00:00"), "at: in the future"),
-    "unknown-severity": (state_text(severity="fatal"), "severity: not a severity"),
-    "ok-sent": (state_text(severity="ok"), "severity: not a severity"),
+def _real_database(tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, db: Path) -> bytes:
+    """The bytes of a database a real daemon wrote: a warning sent, then a clean stop."""
+    sim.account("wallet", "browser7", 10)  # $10: below the $20 warning
+    with daemons(tmp_path, poll_timeout=10) as start:
+        daemon = start(_store_config(tmp_path, sim, webhook, db))
+        daemon.wait_started(["wallet"])
+        wait_until(lambda: webhook.about("wallet"), 10, "the first warning")
+        wait_until(lambda: query(db, "SELECT * FROM sent"), 10, "the warning committed")
+        assert daemon.stop() == 0
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("VACUUM")  # one file, no WAL beside it
+    return db.read_bytes()
+
+
+def _damaged(data: bytes, how: str) -> bytes:
+    if how == "truncated":
+        return data[: len(data) // 2]
+    if how == "zeroed-header":
+        return bytes(100) + data[100:]
+    assert how == "pages-overwritten"  # page 1 (the schema) intact, the rest noise
+    return data[:4096] + bytes((i * 151 + 7) % 256 for i in range(len(data) - 4096))
+
+
+@pytest.mark.parametrize("how", ["truncated", "zeroed-header", "pages-overwritten"])
+def test_a_damaged_database_is_set_aside_and_the_warning_goes_out_again(
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: StartDaemon, how: str
+) -> None:
+    """Damage SQLite finds at start (its quick_check) sets the file aside whole: never a
+    start that fails at every try, never a store that fails at every write."""
+    db = tmp_path / "alertd.db"
+    damaged = _damaged(_real_database(tmp_path, sim, webhook, db), how)
+    db.write_bytes(damaged)
+    sent_before = len(webhook.about("wallet"))
+
+    daemon = spawn(_store_config(tmp_path, sim, webhook, db))
+    daemon.wait_started(["wallet"])
+    unusable = daemon.events("store_unusable")
+    assert len(unusable) == 1, daemon.tail()
+    assert f"store sqlite://{db} is corrupt (" in unusable[0]["problem"]
+    aside = [
+        p
+        for p in tmp_path.iterdir()
+        if p.name.startswith("alertd.db.corrupt-") and not p.name.endswith(("-wal", "-shm"))
+    ]  # its -wal and -shm files, if any, go with it
+    assert len(aside) == 1
+    assert aside[0].read_bytes() == damaged
+    wait_until(lambda: len(webhook.about("wallet")) > sent_before, 10, "the warning again")
+    assert daemon.events("store_write_failed") == []
+    assert daemon.stop() == 0
+
+
+FORGED = {
+    # what a hand edit (or a bug) could leave in the alert state, and what alertd says of it
+    "future-sent": ("UPDATE sent SET at = 4070908800000", "sent.at is in the future"),
+    "ok-sent": ("UPDATE sent SET severity = 'ok'", "sent.severity is not a severity"),
+    "unknown-severity": ("UPDATE checks SET severity = 'fatal'", "severity is not a severity"),
+    "negative-failures": ("UPDATE checks SET failures = -1000", "failures is not a whole number"),
+    "text-failures": ("UPDATE checks SET failures = 'many'", "failures is not a whole number"),
+    "text-time": ("UPDATE sent SET at = 'yesterday'", "sent.at is not a time"),
 }
 
 
-@pytest.mark.parametrize("case", list(CORRUPT_STATES))
-def test_a_corrupt_state_file_is_set_aside_and_the_daemon_starts(
-    tmp_path: Path,
-    sim: SimulatorThread,
-    webhook: HttpStub,
-    spawn: StartDaemon,
-    case: str,
+@pytest.mark.parametrize("case", list(FORGED))
+def test_forged_alert_state_never_suppresses_the_alert(
+    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: StartDaemon, case: str
 ) -> None:
-    text, reason = CORRUPT_STATES[case]
-    sim.account("wallet", "browser7", 100)
-    state = tmp_path / "state.json"
-    state.write_text(text, encoding="utf-8")
-    path = write_config(
-        tmp_path / "config.yaml",
-        {"wallet": sim.provider("wallet", warning=20)},
-        {"hook": webhook.apprise_url},
-        state_file=str(state),
-    )
-    daemon = spawn(path)
-    daemon.wait_started(["wallet"])  # before: exit 70 at every start for the first three
-    unusable = daemon.events("state_file_unusable")
-    assert len(unusable) == 1, daemon.tail()
-    assert reason in unusable[0]["problem"]
-    assert "set aside as state.json.corrupt-" in unusable[0]["problem"]
-    aside = [p for p in tmp_path.iterdir() if p.name.startswith("state.json.corrupt-")]
-    assert len(aside) == 1
-    assert aside[0].read_text(encoding="utf-8") == text
-    assert daemon.stop() == 0
+    """A forged notification log said "told in 2100" (reminders would wait 75 years) or
+    held values alertd never writes: the rows are left out with one line each, the daemon
+    starts, and the warning goes out again."""
+    db = tmp_path / "alertd.db"
+    _real_database(tmp_path, sim, webhook, db)
+    statement, reason = FORGED[case]
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(statement)
+    sent_before = len(webhook.about("wallet"))
 
-
-def test_a_future_sent_time_no_longer_suppresses_the_alert(
-    tmp_path: Path, sim: SimulatorThread, webhook: HttpStub, spawn: StartDaemon
-) -> None:
-    sim.account("wallet", "browser7", 10)  # $10: below the $20 warning
-    state = tmp_path / "state.json"
-    path = write_config(
-        tmp_path / "config.yaml",
-        {"wallet": sim.provider("wallet", warning=20)},
-        {"hook": webhook.apprise_url},
-        state_file=str(state),
-    )
-    daemon = spawn(path)
+    daemon = spawn(_store_config(tmp_path, sim, webhook, db))
     daemon.wait_started(["wallet"])
-    wait_until(lambda: webhook.about("wallet"), 10, "the first warning")
+    ignored = daemon.events("store_state_ignored")
+    assert ignored, daemon.tail()
+    assert all(reason in e["problem"] for e in ignored), ignored
+    wait_until(lambda: len(webhook.about("wallet")) > sent_before, 10, "the warning again")
+    assert webhook.about("wallet")[-1]["type"] == "warning"
     assert daemon.stop() == 0
-
-    saved = json.loads(state.read_text(encoding="utf-8"))
-    for check in saved["providers"]["wallet"].values():
-        for entry in check["sent"].values():
-            entry["at"] = "2099-01-01T00:00:00+00:00"  # reminders would wait 73 years
-    state.write_text(json.dumps(saved), encoding="utf-8")
-    webhook_count = len(webhook.about("wallet"))
-
-    daemon = spawn(path)
-    daemon.wait_started(["wallet"])
-    # before: the forged log said "told in 2099", so nothing was sent; now the file is set
-    # aside and the warning goes out again
-    wait_until(lambda: len(webhook.about("wallet")) > webhook_count, 10, "the warning again")
-    assert daemon.events("state_file_unusable")

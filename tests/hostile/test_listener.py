@@ -10,7 +10,6 @@ requests are cut short; a taken port is one line and exit 1.
 
 from __future__ import annotations
 
-import json
 import resource
 import socket
 import subprocess
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from store.daemon_support import query
 from support.daemon import (
     DaemonProcess,
     SimulatorThread,
@@ -69,7 +69,7 @@ def test_idle_connection_flood_under_1024_descriptors_does_not_stop_polls_or_ale
     sim.account("captcha", "decaptcha", 50)
     names = ["wallet", "credits", "captcha"]
     port = free_port()
-    state = tmp_path / "state.json"
+    db = tmp_path / "alertd.db"
     config = write_config(
         tmp_path / "config.yaml",
         {
@@ -79,7 +79,7 @@ def test_idle_connection_flood_under_1024_descriptors_does_not_stop_polls_or_ale
         },
         {"hook": webhook.apprise_url},
         http={"listen": f"127.0.0.1:{port}"},
-        state_file=str(state),
+        store=f"sqlite://{db}",
     )
     daemon = DaemonProcess(config, nofile=SYSTEMD_DEFAULT_NOFILE, workdir=tmp_path)
     try:
@@ -131,14 +131,12 @@ def test_idle_connection_flood_under_1024_descriptors_does_not_stop_polls_or_ale
             lambda: f"a critical alert for wallet: {webhook.messages}\n{daemon.tail()}",
         )
         assert critical
-        assert daemon.events("state_file_write_failed") == []
+        assert daemon.events("store_write_failed") == []
+        balance = "SELECT severity FROM checks WHERE provider = 'wallet' AND check_name = 'balance'"
         saved = wait_until(
-            lambda: (
-                json.loads(state.read_text())["providers"]["wallet"]["balance"]["severity"]
-                == "critical"
-            ),
+            lambda: query(db, balance) == [("critical",)],
             10,
-            lambda: f"the state file to record wallet's critical: {state.read_text()}",
+            lambda: f"the store to record wallet's critical: {query(db, balance)}",
         )
         assert saved
         # and the log stayed readable: a few lines beyond the polls, not thousands

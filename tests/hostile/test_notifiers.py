@@ -7,21 +7,19 @@ carries the figure measured, so a failure reads as a measurement.
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from store.daemon_support import query
 from support.cli import run_alertd
 from support.daemon import SimulatorThread, StartDaemon, daemons, wait_until, write_config
 from support.http_stub import HttpStub, SilentServer, webhook_stub
 
 from alertd.demo.simulator import Account
-from alertd.store.statefile import StateFile
 
 CRITICAL = {"warning": "50", "critical": "10"}  # every account below holds $1
 
@@ -229,9 +227,9 @@ def test_sigterm_during_a_hung_smtp_delivery_exits_within_docker_grace(
 ) -> None:
     """An SMTP server that accepts and never greets; SIGTERM while the alert's send hangs.
     Before: exit after the figure in the assertion (14.3 s in the issue; `docker stop` kills
-    at 10 s). After: the hung send is abandoned after 4 s, exit 0 in < 9 s, and the state
-    file holds the critical state, not recorded as sent (so the next start sends it)."""
-    state = tmp_path / "state.json"
+    at 10 s). After: the hung send is abandoned after 4 s, exit 0 in < 9 s, and the store
+    holds the critical state, not recorded as sent (so the next start sends it)."""
+    db = tmp_path / "alertd.db"
     server: SilentServer
     with SilentServer() as server:
         providers = broke_accounts(sim, 1)
@@ -244,7 +242,7 @@ def test_sigterm_during_a_hung_smtp_delivery_exits_within_docker_grace(
             providers,
             {"mail": url},
             {"interval": "1h"},
-            state_file=str(state),
+            store=f"sqlite://{db}",
         )
         daemon = start(config)
         daemon.wait_started(providers)
@@ -259,10 +257,10 @@ def test_sigterm_during_a_hung_smtp_delivery_exits_within_docker_grace(
     assert code == 0, daemon.tail()
     assert took < 9, f"exited {took:.1f}s after SIGTERM"
     assert daemon.events("stopped")
-    states, problem = StateFile(state).load(datetime.now(UTC))
-    assert problem is None
     [name] = providers
-    balance = states[name]["balance"]
-    assert balance.severity.label == "critical"
-    assert balance.sent == {}  # never went out: the next start sends it
-    json.loads(state.read_text())  # whole and valid
+    balance = query(
+        db, "SELECT severity FROM checks WHERE provider = ? AND check_name = 'balance'", name
+    )
+    assert balance == [("critical",)]
+    assert query(db, "SELECT * FROM sent WHERE provider = ?", name) == []  # never went out
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]

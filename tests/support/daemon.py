@@ -81,7 +81,7 @@ def config_text(
 ) -> str:
     """A config as YAML: block mappings, each leaf value in JSON (valid YAML, so URLs with `?`
     and `&` are safe). `BASE_DEFAULTS` under `defaults`; `top` adds top-level keys such as
-    `state_file` and `http`."""
+    `store` and `http`."""
     config = {
         "defaults": {**BASE_DEFAULTS, **(defaults or {})},
         "notifiers": dict(notifiers),
@@ -277,11 +277,15 @@ class DaemonProcess:
         poll_timeout: float = 15,
         stop_timeout: float = 15,
         nofile: int | None = None,
+        wrapper: Iterable[str] = (),
     ) -> None:
         """`nofile` lowers RLIMIT_NOFILE (soft and hard) for the daemon, as systemd's default
-        of 1,024 does for a service whose unit sets no LimitNOFILE=."""
+        of 1,024 does for a service whose unit sets no LimitNOFILE=. `wrapper` is a command
+        that runs the daemon's command line (its arguments) with `exec`: a mount namespace
+        with a small or read-only file system, for instance."""
         self.config = config
         self.nofile = nofile
+        self.wrapper = list(wrapper)
         self.extra_args = list(extra_args)
         workdir = config.parent if workdir is None else workdir
         self.stdout_path = workdir / f"{name}.stdout"
@@ -295,7 +299,11 @@ class DaemonProcess:
         env["PYTHONUNBUFFERED"] = "1"
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.proc = subprocess.Popen(
-                [*ALERTD_RUN, "-c", str(self.config), "--log-format", "json", *self.extra_args],
+                [
+                    *self.wrapper,
+                    *ALERTD_RUN,
+                    *("-c", str(self.config), "--log-format", "json", *self.extra_args),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
