@@ -18,6 +18,7 @@ import random
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
@@ -29,8 +30,6 @@ from alertd.core.series import Event
 from alertd.engine import Engine, Watch
 from alertd.errors import ConfigError
 from alertd.http import make_client
-from alertd.httpguard import Listener
-from alertd.listener import start_listener
 from alertd.notify.dispatch import Dispatcher, RetryPolicy
 from alertd.observability import logging as logs
 from alertd.observability.health import Health, assess
@@ -39,6 +38,9 @@ from alertd.store import open_store
 from alertd.store.base import Store
 from alertd.threads import in_daemon_thread
 from alertd.timing import trigger_for
+
+if TYPE_CHECKING:
+    from alertd.web.guard import Listener
 
 STOP_GRACE_SECONDS = 8.0  # under `docker stop`'s 10 s, so the last state write still happens
 STORE_CLOSE_SECONDS = 2.0  # of the grace, kept for the store's last commit
@@ -233,8 +235,11 @@ class Daemon:
             self.log.error("store_unusable", problem=problem)
         listener: Listener | None = None
         if self.settings.config.http.listen:  # first: a taken port stops alertd before a poll
+            from alertd.web.listener import start_listener  # aiohttp: loaded only when used
+            from alertd.web.routes import Sources
+
             listener = await start_listener(
-                self.settings.config.http.listen, self.health, self.metrics
+                self.settings.config.http.listen, Sources(self.health, self.metrics)
             )
         self.dispatcher = Dispatcher(self.settings.config.notifiers, self.retry)
         async with make_client() as client:
@@ -274,7 +279,7 @@ class Daemon:
             await self.stopping.wait()
             await self._stop()
             if listener is not None:
-                listener.close()
+                await listener.close()
         return 0
 
     def _request_stop(self, sig: signal.Signals) -> None:

@@ -76,7 +76,8 @@ class PerProviderTransport(httpx.AsyncBaseTransport):
 
 
 class HttpClient:
-    """GET with a timeout, a pool key and a keep-alive choice; redirects are not followed."""
+    """GET (or a balance API's POST) with a timeout, a pool key and a keep-alive choice;
+    redirects are not followed."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._transport = transport or PerProviderTransport(httpx.create_ssl_context())
@@ -90,10 +91,15 @@ class HttpClient:
         seconds: float,
         pool: str = "shared",
         keepalive: bool = True,
+        method: str = "GET",
+        content: bytes | None = None,
     ) -> AsyncIterator[httpx.Response]:
+        """A GET, or (`method`, `content`) the POST of a balance API that wants its key in a
+        JSON body; nothing else is ever sent."""
         request = httpx.Request(
-            "GET",
+            method,
             url,
+            content=content,
             headers={"User-Agent": USER_AGENT, **headers},
             extensions={
                 "timeout": {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds},

@@ -46,7 +46,7 @@ def test_example_config_is_valid_without_any_environment(monkeypatch: pytest.Mon
     settings = load(EXAMPLE)
     config = settings.config
     types = {p.type for p in config.providers.values()}
-    assert types == {"browser7", "youcom", "lobstr", "srtgen", "decaptcha", "http_json"}
+    assert types == {"browser7", "youcom", "lobstr", "srtgen", "decaptcha", "http_json", "deepl"}
     assert set(config.notifiers) == {"ops", "oncall", "hook"}
     assert config.notifiers["oncall"].min_severity == "critical"
     assert set(settings.providers) == set(config.providers)
@@ -659,7 +659,7 @@ def test_config_does_not_import_the_listener() -> None:
     import alertd.config.model as config_module
 
     source = Path(config_module.__file__).read_text(encoding="utf-8")
-    assert "alertd.listener" not in source
+    assert "alertd.web" not in source
 
 
 def test_http_json_header_value_with_a_line_break_is_refused(tmp_path: Path) -> None:

@@ -278,4 +278,4 @@ def test_memory_stays_bounded_over_a_year_of_minutely_readings() -> None:
     for minute in range(0, 365 * 24 * 60, 7):
         at = T0 + timedelta(minutes=minute)
         burn, _ = track(burn, Sample(at, Decimal(10**9 - minute), "USD"), None, WEEK)
-    assert len(burn.marks) <= 58
+    assert len(burn.mark_times) == len(burn.mark_spent) <= 58

@@ -9,8 +9,8 @@ import threading
 import pytest
 from structlog.testing import capture_logs
 
-from alertd.listener import ThrottledLog
 from alertd.observability.metrics import SharedRender
+from alertd.web.listener import ThrottledLog
 
 
 async def test_concurrent_scrapes_share_one_render_made_off_the_event_loop() -> None:

@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub.add_parser("validate", parents=[common], help="check the config and report every problem")
+    providers = sub.add_parser(
+        "providers",
+        parents=[common],
+        help="list every built-in provider type and preset with its documentation link",
+    )
+    providers.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub.add_parser("run", parents=[common], help="run the daemon (stops cleanly on SIGTERM/SIGINT)")
     notify_test = sub.add_parser(
         "notify-test", parents=[common], help="send a test message through each notifier"
@@ -209,6 +215,18 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     return 0 if all(ok for _, _, ok in results) else 1
 
 
+def cmd_providers(args: argparse.Namespace) -> int:
+    """Needs no config: what a user can put in `type:`, and where to read about each."""
+    from alertd.cli.providers_table import as_json, as_table, type_rows
+    from alertd.providers import PRESET_PROBLEMS
+
+    rows = type_rows()
+    print(json.dumps(as_json(rows), indent=2) if args.json else as_table(rows))
+    for problem in PRESET_PROBLEMS:
+        print(problem, file=sys.stderr)
+    return 1 if PRESET_PROBLEMS else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from alertd.demo.scenario import run_demo
 
@@ -223,6 +241,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "run": cmd_run,
     "notify-test": cmd_notify_test,
+    "providers": cmd_providers,
     "demo": cmd_demo,
 }
 

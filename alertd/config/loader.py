@@ -24,24 +24,24 @@ from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
 from alertd.config.interpolate import interpolate
+from alertd.config.messages import describe, shown_input
 from alertd.config.model import (
     AlertdConfig,
     NotifierConfig,
     ProviderConfig,
     RawLayers,
+    header_name_problem,
 )
 from alertd.config.safe_yaml import YamlProblem, parse
 from alertd.errors import ConfigError
 from alertd.files import UnreadableFile, read_regular
-from alertd.providers import REGISTRY, Provider, build
+from alertd.providers import PRESET_PROBLEMS, Provider, build
 from alertd.text import printable
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/alertd/config.yaml"))
 MAX_CONFIG_BYTES = 1 << 20  # a thousand providers take about 150 KiB
 MAX_SECRET_BYTES = 64 << 10
 ENV_PREFIX = "ALERTD_"
-# Fields whose bad value is shown in an error: never a secret, never a URL.
-_SHOWN_LITERALS = {"min_severity": ("warning", "critical")}
 
 
 @dataclass(frozen=True)
@@ -54,17 +54,15 @@ class Settings:
     warnings: tuple[str, ...] = ()
 
     def secrets(self) -> list[str]:
-        """Every secret value in the config, for the log redaction processor."""
-        values: list[SecretStr | None] = []
-        for provider in self.config.providers.values():
-            values.append(provider.api_key)
-            values.extend(provider.headers.values())
+        """Every secret value in the config, for the log redaction processor: what each
+        provider sends (keys, headers, Basic credentials) and the notifier URLs."""
+        values = [secret for provider in self.providers.values() for secret in provider.secrets()]
         for notifier in self.config.notifiers.values():
-            values.extend(notifier.urls)
+            values.extend(url.get_secret_value() for url in notifier.urls)
         store = self.config.store_url()
         if store is not None and "@" in store:  # a database URL with credentials
-            values.append(self.config.store)
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+            values.append(store)
+        return [value for value in values if value]
 
 
 def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
@@ -84,6 +82,8 @@ def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, s
 
 def load(explicit: str | os.PathLike[str] | None = None) -> Settings:
     """Reads `os.environ` for interpolation and overrides, as pydantic-settings does."""
+    if PRESET_PROBLEMS:  # the installation itself is broken: no config could be trusted
+        raise ConfigError(PRESET_PROBLEMS)
     environ = os.environ
     path = find_config(explicit, environ)
     raw, duplicates = _read_yaml(path)
@@ -104,12 +104,13 @@ def load(explicit: str | os.PathLike[str] | None = None) -> Settings:
     problems.extend(f"{path}: {line}" for line in semantic)
     if problems:
         raise ConfigError(problems)
-    warnings = tuple(f"{path}: {line}" for line in _warnings(config))
+    warnings = tuple(f"{path}: {line}" for line in _warnings(config, providers))
     return Settings(path=path, config=config, providers=providers, warnings=warnings)
 
 
-def _warnings(config: AlertdConfig) -> list[str]:
-    """A valid config that still alerts nobody about something: said, not refused."""
+def _warnings(config: AlertdConfig, providers: Mapping[str, Provider]) -> list[str]:
+    """A valid config that still alerts nobody about something, or polls a provider faster
+    than it allows: said, not refused."""
     lines = []
     if not config.notifiers:
         lines.append(
@@ -122,6 +123,9 @@ def _warnings(config: AlertdConfig) -> list[str]:
                 f"warning: provider '{name}': no warning or critical threshold: its balance"
                 " never raises an alert (only a failure to check it does)"
             )
+        lines.extend(
+            f"warning: provider '{name}': {line}" for line in providers[name].config_warnings()
+        )
         if cfg.notify == [] and config.notifiers:
             lines.append(
                 f"warning: provider '{name}': notify is an empty list: its alerts go to no notifier"
@@ -227,21 +231,9 @@ def _describe(
         _, key = _where(loc)
         if _inherited_from_defaults(loc, key, data, default_keys):
             continue  # already reported once under `defaults`
-        message = _message(error["type"], error["msg"], loc, _shown_input(loc, data))
+        message = describe(error["type"], error["msg"], loc, shown_input(loc, data))
         lines.append(_located(loc, message) + _from_env(loc, overrides))
     return list(dict.fromkeys(lines))
-
-
-def _shown_input(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str | None:
-    """The value at `loc` when it may be shown (a provider type, a severity), escaped."""
-    if not loc or loc[-1] not in _SHOWN_LITERALS:
-        return None
-    value: Any = data
-    for part in loc:
-        if not isinstance(value, dict) or part not in value:
-            return None  # set by the environment: not in the YAML data
-        value = value[part]
-    return printable(str(value), 60) if isinstance(value, str | int | float) else None
 
 
 def _located(loc: tuple[int | str, ...], message: str) -> str:
@@ -257,24 +249,6 @@ def _inherited_from_defaults(
     top_key = key.split(".")[0].split("[")[0]
     body = (data.get("providers") or {}).get(loc[1])
     return top_key in default_keys and isinstance(body, dict) and top_key not in body
-
-
-def _message(kind: str, msg: str, loc: tuple[int | str, ...], shown: str | None = None) -> str:
-    if kind == "literal_error" and shown is not None:
-        field = str(loc[-1])
-        return f"'{shown}' is not a valid {field}; known: {', '.join(_SHOWN_LITERALS[field])}"
-    if kind in ("model_type", "dict_type") and len(loc) == 2 and loc[0] != "http":
-        return (
-            "should be a mapping of keys, not a single value (check the indentation: its keys"
-            " go on the lines below it, indented further)"
-        )
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "string_pattern_mismatch":
-        return "names may only use lowercase letters, digits, '-' and '_'"
-    return msg.removeprefix("Value error, ")
 
 
 def _provider_line(name: str, line: str, overrides: Mapping[tuple[str, ...], str]) -> str:
@@ -311,7 +285,7 @@ def _check_provider(
     name: str, cfg: ProviderConfig, notifiers: Mapping[str, object]
 ) -> tuple[ProviderConfig, list[str]]:
     problems: list[str] = []
-    if REGISTRY[cfg.type].needs_api_key:
+    if build(name, cfg).needs_key():
         cfg, key_problems = _resolve_api_key(cfg)
         problems.extend(key_problems)
     for header, value in cfg.headers.items():
@@ -366,9 +340,9 @@ def _header_value_problem(value: str) -> str | None:
 
 
 def _header_problem(name: str, value: str) -> str | None:
-    token = set("!#$%&'*+-.^_`|~")
-    if not name or not all(ch.isascii() and (ch.isalnum() or ch in token) for ch in name):
-        return "not a valid HTTP header name"
+    problem = header_name_problem(name)
+    if problem:
+        return problem
     problem = _header_value_problem(value)
     return f"the value {problem}" if problem else None
 

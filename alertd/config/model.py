@@ -6,6 +6,7 @@ Loading (file discovery, YAML, interpolation, error reporting, cross-checks) liv
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -46,17 +47,29 @@ Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
 
 def _known_type(value: str) -> str:
-    """A type of the provider registry: a new type is a file and a registry line, and the
-    config accepts it with no change here."""
-    from alertd.providers import REGISTRY  # its modules import this one: looked up when used
+    """A type of the provider registry (code types and presets): a new type is a file and a
+    registry line, or a preset file, and the config accepts it with no change here."""
+    from alertd.providers import PRESETS, REGISTRY  # they import this module: looked up here
 
     if value not in REGISTRY:
         shown = printable(value, 60)
-        raise ValueError(f"'{shown}' is not a provider type; known: {', '.join(REGISTRY)}")
+        code = ", ".join(name for name in REGISTRY if name not in PRESETS)
+        raise ValueError(
+            f"'{shown}' is not a provider type; known: {code}; presets: {', '.join(PRESETS)}"
+        )
     return value
 
 
 ProviderTypeName = Annotated[str, AfterValidator(_known_type)]
+
+
+def _at_least_one_second(value: timedelta) -> timedelta:
+    if value < timedelta(seconds=1):
+        raise ValueError("must be at least 1s")
+    return value
+
+
+Interval = Annotated[Duration, AfterValidator(_at_least_one_second)]  # between two polls
 
 
 class _Strict(BaseModel):
@@ -66,7 +79,7 @@ class _Strict(BaseModel):
 class Policy(_Strict):
     """Keys valid in `defaults:` and in each provider (the provider's value wins)."""
 
-    interval: Duration = timedelta(minutes=5)
+    interval: Interval = timedelta(minutes=5)
     jitter: Jitter = Threshold(Decimal(10), percent=True)
     timeout: Duration = timedelta(seconds=10)
     failure_threshold: Annotated[Count, Field(ge=1)] = 3
@@ -83,13 +96,6 @@ class Policy(_Strict):
     burn_window: Duration = timedelta(days=7)
     spend_spike: Factor | None = None
     history_retention: Duration = timedelta(days=90)  # raw readings; hourly summaries after
-
-    @field_validator("interval")
-    @classmethod
-    def _at_least_one_second(cls, value: timedelta) -> timedelta:
-        if value < timedelta(seconds=1):
-            raise ValueError("must be at least 1s")
-        return value
 
     @field_validator("timeout")
     @classmethod
@@ -135,19 +141,86 @@ class Policy(_Strict):
         return self
 
 
-class ProviderConfig(Policy):
-    """One watched account. Type-specific rules are checked by `alertd.config.loader`."""
+_HEADER_TOKEN = frozenset("!#$%&'*+-.^_`|~")
 
-    type: ProviderTypeName
-    api_key: SecretStr | None = None
-    api_key_file: Path | None = None
+
+def header_name_problem(name: str) -> str | None:
+    """An HTTP header name is a token (RFC 9110): ASCII letters, digits and a few marks."""
+    if not name or not all(ch.isascii() and (ch.isalnum() or ch in _HEADER_TOKEN) for ch in name):
+        return "not a valid HTTP header name"
+    return None
+
+
+class KeyPlacement(_Strict):
+    """Where `api_key` goes in an http_json request: exactly one of a header (after an
+    optional `prefix` such as "Bearer "), a query parameter, a field of the JSON body, or
+    HTTP Basic auth (`auth: basic`: `user` and `password`, or `api_key: USER:PASSWORD`)."""
+
+    header: str | None = None
+    prefix: str = ""
+    query: str | None = None
+    body: str | None = None
+    basic: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"basic": True} if value == "basic" else value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> KeyPlacement:
+        chosen = [name for name in ("header", "query", "body") if getattr(self, name)]
+        if len(chosen) + self.basic != 1:
+            raise ValueError("give exactly one of header, query, body or basic")
+        if self.prefix and not self.header:
+            raise ValueError("prefix goes with header only")
+        if not all(" " <= ch <= "~" for ch in self.prefix):
+            raise ValueError("prefix: printable ASCII only (it starts an HTTP header value)")
+        problem = header_name_problem(self.header) if self.header else None
+        if problem:
+            raise ValueError(f"header: {problem}")
+        return self
+
+    def describe(self) -> str:
+        """Where the key travels, for `alertd providers` (never the key itself)."""
+        if self.header:
+            return f"header {self.header}: {self.prefix}KEY"
+        if self.query:
+            return f"query ?{self.query}=KEY"
+        if self.body:
+            return f'JSON body {{"{self.body}": KEY}}'
+        return "HTTP Basic USER:PASSWORD"
+
+
+def _json_body(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None:
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "must be JSON: strings, numbers, booleans, lists and mappings"
+            ) from None
+    return value
+
+
+class Endpoint(_Strict):
+    """Where an account's balance is asked for and how it is read: every key of http_json,
+    and all a preset file may set (base_url and unit apply to every type)."""
+
     base_url: str | None = None
     unit: str | None = None
-    # http_json only
     path: str | None = None
+    method: Literal["GET", "POST"] = "GET"
     headers: dict[str, SecretStr] = Field(default_factory=dict)
+    body: Annotated[dict[str, Any] | None, AfterValidator(_json_body)] = None
+    auth: KeyPlacement | None = None
     expression: str | None = None
+    used_expression: str | None = None
     capacity_expression: str | None = None
+    reset_expression: str | None = None
+    unit_expression: str | None = None
+    error_expression: str | None = None
+    auth_error_expression: str | None = None
     scale: Annotated[Decimal, Field(gt=0)] = Decimal(1)
 
     @field_validator("scale", mode="before")
@@ -176,6 +249,16 @@ class ProviderConfig(Policy):
         if not parts.hostname:
             raise ValueError("has no host name")
         return value.rstrip("/")
+
+
+class ProviderConfig(Policy, Endpoint):
+    """One watched account. Type-specific rules are checked by `alertd.config.loader`."""
+
+    type: ProviderTypeName
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    user: SecretStr | None = None  # HTTP Basic (http_json `auth: basic`)
+    password: SecretStr | None = None
 
     def api_key_value(self) -> str:
         return self.api_key.get_secret_value() if self.api_key else ""

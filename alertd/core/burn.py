@@ -15,7 +15,7 @@ sudden acceleration shows at once while a quiet day does not hide a week's spend
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -27,12 +27,7 @@ RECENT_SHARE = 7  # the short window is the last seventh of `burn_window`
 RESET_TOLERANCE = timedelta(hours=1)  # a refill this early is still the reset (clock skew)
 LONGEST_RUNWAY = timedelta(days=3650)  # beyond ten years a balance is not burning
 SECONDS_PER_DAY = Decimal(86400)
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    at: datetime
-    spent: Decimal
+_LONGEST_SECONDS = Decimal(int(LONGEST_RUNWAY.total_seconds()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +38,8 @@ class Burn:
     last: Sample | None = None
     resets_at: datetime | None = None  # as the last reading reported it
     spent: Decimal = Decimal(0)
-    marks: tuple[Mark, ...] = ()
+    mark_times: tuple[datetime, ...] = ()  # ascending; with the counter at each
+    mark_spent: tuple[Decimal, ...] = ()
     topups: int = 0
 
 
@@ -59,8 +55,7 @@ def track(
     if last is not None and sample.at <= last.at:
         return burn, None
     if last is None or sample.unit != last.unit:
-        mark = Mark(sample.at, Decimal(0))
-        return Burn(sample.at, sample, resets_at, Decimal(0), (mark,)), None
+        return Burn(sample.at, sample, resets_at, Decimal(0), (sample.at,), (Decimal(0),)), None
     change = sample.amount - last.amount
     spent = burn.spent - change if change < 0 else burn.spent
     event = None
@@ -68,71 +63,54 @@ def track(
         refilled = burn.resets_at is not None and sample.at >= burn.resets_at - RESET_TOLERANCE
         kind = EventKind.RESET if refilled else EventKind.TOPUP
         event = Event(sample.at, kind, change, sample.amount)
-    marks = burn.marks
-    if sample.at - marks[-1].at >= window / MARKS_PER_WINDOW:
-        marks = (*marks, Mark(sample.at, spent))
-    marks = _trim(marks, sample.at - window)
+    times, spents = burn.mark_times, burn.mark_spent
+    if sample.at - times[-1] >= window / MARKS_PER_WINDOW:
+        # Keep the newest mark at or before the window's start (the rate's base) and all after.
+        base = max(bisect_right(times, sample.at - window) - 1, 0)
+        times, spents = (*times[base:], sample.at), (*spents[base:], spent)
     topups = burn.topups + (event is not None)
-    return replace(
-        burn, last=sample, resets_at=resets_at, spent=spent, marks=marks, topups=topups
-    ), event
-
-
-def _trim(marks: tuple[Mark, ...], window_start: datetime) -> tuple[Mark, ...]:
-    """Keeps the newest mark at or before the window's start (the rate's base) and all after."""
-    base = bisect_right(marks, window_start, key=lambda mark: mark.at) - 1
-    return marks[base:] if base > 0 else marks
+    return Burn(burn.first_at, sample, resets_at, spent, times, spents, topups), event
 
 
 def _rate(burn: Burn, since: datetime) -> Decimal:
     """Spending per day from the newest mark at or before `since` (or the oldest) to the last
     reading."""
     assert burn.last is not None
-    index = max(bisect_right(burn.marks, since, key=lambda mark: mark.at) - 1, 0)
-    base = burn.marks[index]
-    seconds = Decimal((burn.last.at - base.at).total_seconds())
+    index = max(bisect_right(burn.mark_times, since) - 1, 0)
+    seconds = (burn.last.at - burn.mark_times[index]).total_seconds()
     if seconds <= 0:
         return Decimal(0)
-    return (burn.spent - base.spent) * SECONDS_PER_DAY / seconds
+    return (burn.spent - burn.mark_spent[index]) * SECONDS_PER_DAY / Decimal(seconds)
 
 
 def project(burn: Burn, window: timedelta, now: datetime) -> Forecast | None:
-    """The forecast at `now` from the tracker; None before the first reading."""
+    """The forecast at `now` from the tracker; None before the first reading. (Built with
+    one constructor call: this runs on every poll of every provider.)"""
     last, first_at = burn.last, burn.first_at
     if last is None or first_at is None:
         return None
     needed = window / RECENT_SHARE
     history = last.at - first_at
-    base = Forecast(
-        Outlook.NOT_ENOUGH_HISTORY,
-        last.unit,
-        history,
-        needed,
-        resets_at=burn.resets_at,
-        topups=burn.topups,
-    )
     if history < needed:
-        return base
+        return Forecast(Outlook.NOT_ENOUGH_HISTORY, last.unit, history, needed,
+                        resets_at=burn.resets_at, topups=burn.topups)  # fmt: skip
     window_rate = _rate(burn, last.at - window)
     recent_rate = _rate(burn, last.at - needed)
     rate = max(window_rate, recent_rate)
-    rated = replace(base, rate=rate, window_rate=window_rate, recent_rate=recent_rate)
+    runway: timedelta | None = None
+    exhausted_at: datetime | None = None
     if last.amount <= 0:
-        return replace(rated, outlook=Outlook.EMPTY, runway=timedelta(0))
-    if rate <= 0 or last.amount / rate * SECONDS_PER_DAY > _seconds(LONGEST_RUNWAY):
-        return replace(rated, outlook=Outlook.NOT_BURNING)
-    exhausted_at = last.at + timedelta(seconds=float(last.amount / rate * SECONDS_PER_DAY))
-    runway = max(exhausted_at - now, timedelta(0))
-    resets_at = burn.resets_at
-    if resets_at is not None and now < resets_at <= exhausted_at:
-        outlook = Outlook.LASTS_UNTIL_RESET
+        outlook, runway = Outlook.EMPTY, timedelta(0)
+    elif rate <= 0 or last.amount / rate * SECONDS_PER_DAY > _LONGEST_SECONDS:
+        outlook = Outlook.NOT_BURNING
     else:
-        outlook = Outlook.RUNS_OUT
-    return replace(rated, outlook=outlook, runway=runway, exhausted_at=exhausted_at)
-
-
-def _seconds(span: timedelta) -> Decimal:
-    return Decimal(span.total_seconds())
+        exhausted_at = last.at + timedelta(seconds=float(last.amount / rate * SECONDS_PER_DAY))
+        runway = max(exhausted_at - now, timedelta(0))
+        resets_at = burn.resets_at
+        lasts = resets_at is not None and now < resets_at <= exhausted_at
+        outlook = Outlook.LASTS_UNTIL_RESET if lasts else Outlook.RUNS_OUT
+    return Forecast(outlook, last.unit, history, needed, rate, window_rate, recent_rate, runway,
+                    exhausted_at, burn.resets_at, burn.topups)  # fmt: skip
 
 
 def replay(samples: list[Sample], window: timedelta) -> Burn:

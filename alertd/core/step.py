@@ -107,12 +107,15 @@ def step(provider: str, state: ProviderState, poll: Poll, rules: Rules, now: dat
     A failed poll touches only `fetch`: the balance state stays as it was, neither resolved
     nor reminded by silence. A deferral asked for by the provider is capped by the rules.
     """
+    burn, forecast = state.burn, state.forecast
     events: tuple[Event, ...] = ()
     if poll.reading is not None:
-        state, events = _forecast(state, poll.reading, rules, now)
-    checks, findings = _advance(state, poll, rules)
+        burn, forecast, events = _forecast(state.burn, poll.reading, rules, now)
+    checks, findings = _advance(state, poll, rules, forecast)
     state = replace(
         state,
+        burn=burn,
+        forecast=forecast,
         checks=checks,
         reading=poll.reading or state.reading,
         findings=findings if poll.reading else state.findings,
@@ -147,13 +150,12 @@ def step(provider: str, state: ProviderState, poll: Poll, rules: Rules, now: dat
 
 
 def _forecast(
-    state: ProviderState, reading: Reading, rules: Rules, now: datetime
-) -> tuple[ProviderState, tuple[Event, ...]]:
+    burn: Burn, reading: Reading, rules: Rules, now: datetime
+) -> tuple[Burn, Forecast | None, tuple[Event, ...]]:
     """The reading folded into the burn tracker, and the forecast it now gives."""
     window = rules.forecasting.burn_window
-    burn, event = track(state.burn, Sample.of(reading), reading.resets_at, window)
-    forecast = project(burn, window, now)
-    return replace(state, burn=burn, forecast=forecast), (event,) if event else ()
+    burn, event = track(burn, Sample.of(reading), reading.resets_at, window)
+    return burn, project(burn, window, now), (event,) if event else ()
 
 
 def delivered(state: ProviderState, notification: Notification, at: datetime) -> ProviderState:
@@ -181,7 +183,7 @@ def _unmark(state: ProviderState, notification: Notification) -> dict[DeliveryKe
 
 
 def _advance(
-    state: ProviderState, poll: Poll, rules: Rules
+    state: ProviderState, poll: Poll, rules: Rules, forecast: Forecast | None
 ) -> tuple[dict[str, CheckState], dict[str, Finding]]:
     previous = state.checks
     checks = dict(previous)
@@ -194,9 +196,9 @@ def _advance(
         return checks, {}
     severities = {check: s.severity for check, s in previous.items()}
     findings = evaluate(poll.reading, rules.levels, severities)
-    if state.forecast is not None:
+    if forecast is not None:
         margin = rules.levels.recovery_margin
-        findings |= forecast_findings(state.forecast, rules.forecasting, margin, severities)
+        findings |= forecast_findings(forecast, rules.forecasting, margin, severities)
     for check in previous:
         if check not in findings and check != FETCH:
             gone = (

@@ -15,18 +15,21 @@ import argparse
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from alertd.httpserver import Request, Response, bound_port, serve
+from aiohttp import web
+
 from alertd.providers import REGISTRY
 
 # Every type the registry can simulate: a new type shows up here by itself.
 TYPES = tuple(name for name, cls in REGISTRY.items() if cls.simulated)
 PATHS = {name: REGISTRY[name].path for name in TYPES}
+BACKLOG = 1024
 
 
 def _auth_ok(kind: str, headers: Mapping[str, str], key: str) -> bool:
@@ -68,10 +71,17 @@ class Account:
         return REGISTRY[self.type].simulated_body(self)
 
 
+def _json(payload: Any, status: int = 200, **headers: str) -> web.Response:
+    return web.json_response(payload, status=status, headers=headers)
+
+
 class Simulator:
+    """An aiohttp server (its clients are alertd and the tests: trusted, so none of the
+    listener's guards) with keep-alive, as the real APIs have."""
+
     def __init__(self, accounts: list[Account] | None = None) -> None:
         self.accounts: dict[str, Account] = {a.name: a for a in accounts or []}
-        self.server: asyncio.Server | None = None
+        self.runner: web.ServerRunner | None = None
         self.port = 0
 
     def add(self, account: Account) -> Account:
@@ -82,48 +92,55 @@ class Simulator:
         return f"http://127.0.0.1:{self.port}/{name}"
 
     async def start(self, port: int = 0) -> int:
-        self.server = await serve(self.handle, "127.0.0.1", port)
-        self.port = bound_port(self.server)
+        self.runner = web.ServerRunner(
+            web.Server(self.handle), access_log=None, shutdown_timeout=0.5
+        )
+        await self.runner.setup()
+        # A deep accept queue: a thousand providers polled at once connect at once, and a
+        # full queue drops connections for a second (the SYN is retried after 1 s).
+        sock = socket.create_server(("127.0.0.1", port), backlog=BACKLOG)
+        await web.SockSite(self.runner, sock, backlog=BACKLOG).start()
+        self.port = int(sock.getsockname()[1])
         return self.port
 
     async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
 
-    async def handle(self, request: Request) -> Response:
+    async def handle(self, request: web.BaseRequest) -> web.Response:
         if request.path.startswith("/_control"):
-            return self._control(request)
+            return await self._control(request)
         name, path = _split(request.path)
         account = self.accounts.get(name)
         if account is None or PATHS[account.type] != path:
-            return Response.json({"detail": "not found"}, status=404)
+            return _json({"detail": "not found"}, status=404)
         account.requests += 1
         if account.hang:
             await asyncio.sleep(3600)
         if account.delay:
             await asyncio.sleep(account.delay)
         if not _auth_ok(account.type, request.headers, account.api_key):
-            return Response.json({"detail": "invalid API key"}, status=401)
+            return _json({"detail": "invalid API key"}, status=401)
         if account.status != 200:
             extra = {"Retry-After": "30"} if account.status == 429 else {}
-            return Response.json({"detail": "simulated failure"}, account.status, **extra)
+            return _json({"detail": "simulated failure"}, account.status, **extra)
         if account.body is not None:
-            return Response(200, account.body.encode(), content_type="text/html")
-        return Response.json(account.payload())
+            return web.Response(body=account.body.encode(), content_type="text/html")
+        return _json(account.payload())
 
-    def _control(self, request: Request) -> Response:
+    async def _control(self, request: web.BaseRequest) -> web.Response:
         name = request.path.removeprefix("/_control").strip("/")
         if not name:
-            return Response.json({n: _describe(a) for n, a in self.accounts.items()})
+            return _json({n: _describe(a) for n, a in self.accounts.items()})
         account = self.accounts.get(name)
         if account is None:
-            return Response.json({"error": f"no account {name}"}, status=404)
+            return _json({"error": f"no account {name}"}, status=404)
         if request.method in ("POST", "PUT"):
             try:
-                account.update(request.json())
+                account.update(json.loads(await request.read() or b"{}"))
             except (KeyError, ValueError) as exc:
-                return Response.json({"error": f"bad change: {exc}"}, status=400)
-        return Response.json(_describe(account))
+                return _json({"error": f"bad change: {exc}"}, status=400)
+        return _json(_describe(account))
 
 
 def _split(path: str) -> tuple[str, str]:

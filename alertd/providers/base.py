@@ -30,10 +30,12 @@ from alertd.errors import (
 )
 from alertd.http import KEEPALIVE_EXPIRY, HttpClient
 from alertd.observability.logging import get_logger
+from alertd.observability.redact import Redactor
 from alertd.providers.body import ACCEPT_ENCODING, read_capped, too_big
 from alertd.text import printable
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_PROVIDER_TEXT = 200  # characters of a provider's own error message that are shown
 
 
 class SimulatedAccount(Protocol):
@@ -57,6 +59,8 @@ class Provider:
     """
 
     type_name: ClassVar[str]
+    title: ClassVar[str] = ""  # what it watches, for `alertd providers`
+    docs_url: ClassVar[str] = ""  # the provider's own documentation of the endpoint
     path: ClassVar[str] = ""
     default_base_url: ClassVar[str | None] = None
     needs_api_key: ClassVar[bool] = True
@@ -74,6 +78,12 @@ class Provider:
         return {}
 
     @classmethod
+    def key_placement(cls) -> str:
+        """Where the API key travels, for `alertd providers` (never a key itself)."""
+        headers = cls.auth_headers("KEY")
+        return ", ".join(f"header {name}: {value}" for name, value in headers.items())
+
+    @classmethod
     def simulated_body(cls, account: SimulatedAccount) -> Any:
         """The documented response body for `account`'s balance (unless `simulated` is off)."""
         raise NotImplementedError
@@ -81,6 +91,25 @@ class Provider:
     def parse(self, body: Any, checked_at: datetime) -> Reading:
         """Turns a decoded JSON body into a Reading, or raises ResponseError. Pure."""
         raise NotImplementedError
+
+    def needs_key(self) -> bool:
+        """Whether this account's config must give an `api_key` (or `api_key_file`)."""
+        return self.needs_api_key
+
+    def secrets(self) -> list[str]:
+        """Every secret value this account sends, for the log redaction processor."""
+        values = [self.config.api_key_value()]
+        values.extend(value.get_secret_value() for value in self.config.headers.values())
+        return [value for value in values if value]
+
+    def provider_text(self, text: str) -> str:
+        """A provider's own words (an error message) made fit to show: one line, bounded, and
+        every secret of this account masked, since some APIs echo the key they refuse."""
+        return printable(Redactor(self.secrets()).text(text), MAX_PROVIDER_TEXT)
+
+    def config_warnings(self) -> list[str]:
+        """What is valid in this account's config but probably not meant, one line each."""
+        return []
 
     def has_capacity(self) -> bool:
         """Whether readings carry a capacity, so that `N%` thresholds make sense."""
@@ -119,6 +148,18 @@ class Provider:
             headers.update(self.auth_headers(self.config.api_key_value()))
         return headers
 
+    def request_url(self) -> str:
+        """The URL as sent: `url` plus any query. Only `url` (never a query, where a key may
+        travel) is ever shown or logged."""
+        return self.url
+
+    def request_method(self) -> str:
+        return "GET"
+
+    def request_body(self) -> bytes | None:
+        """What a POST sends (http_json `method: POST`); None for a GET."""
+        return None
+
     async def poll(self, client: HttpClient, clock: Callable[[], datetime]) -> Poll:
         """One poll with every failure turned into a value, never raised: a bug in an
         adapter costs one poll, never the daemon."""
@@ -153,11 +194,13 @@ class Provider:
     async def _get(self, client: HttpClient, *, seconds: float, now: datetime) -> bytes:
         """The decoded body of a 2xx answer; any other status raises before the body is read."""
         async with client.get(
-            self.url,
+            self.request_url(),
             self.request_headers(),
             seconds=seconds,
             pool=self.name,
             keepalive=self.config.interval.total_seconds() < KEEPALIVE_EXPIRY,
+            method=self.request_method(),
+            content=self.request_body(),
         ) as response:
             check_status(response.status_code, response.headers, now)
             declared = response.headers.get("content-length", "")

@@ -14,6 +14,8 @@ CENTS = Decimal(100)
 
 class Browser7(Provider):
     type_name = "browser7"
+    title = "Browser7 account balance in USD (and renders)"
+    docs_url = "https://docs.browser7.com/api/endpoints/account-balance"
     path = "/v1/account/balance"
     default_base_url = "https://api.browser7.com"
 

@@ -8,11 +8,12 @@ from typing import Any
 from alertd.core.model import Reading
 from alertd.errors import AuthError, ResponseError
 from alertd.providers.base import Provider, SimulatedAccount, decimal_from_text, require_object
-from alertd.text import printable
 
 
 class DeCaptcha(Provider):
     type_name = "decaptcha"
+    title = "DeCaptcha balance (base_url required)"
+    docs_url = "https://decaptcha.net/api/balance"
     path = "/api/balance"
     default_base_url = None  # the docs give no host: base_url is required
     accepts_unit = True  # the balance is money in the account's currency, USD unless told
@@ -35,11 +36,7 @@ class DeCaptcha(Provider):
         success = body.get("isSuccess")
         if success is not True:
             message = body.get("errorMessage")
-            key = self.config.api_key_value()
-            if isinstance(message, str) and key:
-                message = message.replace(key, "***")  # some APIs echo the key they refuse
-            # the provider's own words, on one line and bounded: they reach terminals and alerts
-            reason = printable(message, 200) if isinstance(message, str) and message else None
+            reason = self.provider_text(message) if isinstance(message, str) else ""
             reason = reason or "no reason given"
             if str(body.get("statusCode")) in ("401", "403"):
                 raise AuthError(f"credentials rejected: {reason}")

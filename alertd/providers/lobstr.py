@@ -12,19 +12,15 @@ from typing import Any
 
 from alertd.core.model import Reading, Signal
 from alertd.errors import ResponseError
-from alertd.providers.base import (
-    Provider,
-    SimulatedAccount,
-    as_number,
-    instant,
-    number,
-    require_object,
-)
+from alertd.providers.base import Provider, SimulatedAccount, as_number, number, require_object
+from alertd.providers.reset import next_month_start, reset_time
 from alertd.text import printable
 
 
 class Lobstr(Provider):
     type_name = "lobstr"
+    title = "Lobstr.io credits left this period, unpaid bill"
+    docs_url = "https://docs.lobstr.io/docs/get-balance"
     path = "/v1/user/balance"
     default_base_url = "https://api.lobstr.io"
     reports_capacity = True
@@ -48,7 +44,7 @@ class Lobstr(Provider):
             "used_slots": 1,
             "total_available_slots": 20,
             "has_unpaid_bill": account.unpaid_bill,
-            "reset_time": _next_month(datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "reset_time": next_month_start(datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
     def parse(self, body: Any, checked_at: datetime) -> Reading:
@@ -80,7 +76,7 @@ class Lobstr(Provider):
                 info[key if key != "name" else "plan"] = printable(body[key], 80)
         return Reading(
             amount=available - consumed,
-            resets_at=_reset(body.get("reset_time")),
+            resets_at=reset_time(body.get("reset_time"), "reset_time", checked_at),
             unit="credits",
             checked_at=checked_at,
             capacity=available,
@@ -88,20 +84,3 @@ class Lobstr(Provider):
             signals=signals,
             info=info,
         )
-
-
-def _next_month(now: datetime) -> datetime:
-    """The first of next month: when a simulated monthly quota refills."""
-    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
-    return datetime(year, month, 1, tzinfo=UTC)
-
-
-def _reset(value: Any) -> datetime | None:
-    """When the monthly quota refills: optional, so an odd value costs the forecast its
-    reset-awareness, never the reading."""
-    if value is None:
-        return None
-    try:
-        return instant(value, "reset_time")
-    except ResponseError:
-        return None

@@ -20,6 +20,8 @@ from alertd.text import printable
 
 class SrtGen(Provider):
     type_name = "srtgen"
+    title = "SRTGen credits, plan status, storage"
+    docs_url = "https://www.srtgen.com/en/docs/balance"
     path = "/api/v1/balance"
     default_base_url = "https://api.srtgen.com"
     reports_capacity = True

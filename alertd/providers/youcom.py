@@ -12,6 +12,8 @@ from alertd.providers.base import Provider, SimulatedAccount, number, require_ob
 
 class YouCom(Provider):
     type_name = "youcom"
+    title = "You.com API credit balance in USD"
+    docs_url = "https://you.com/docs/api-reference/billing/get-account-balance"
     path = "/v1/billing/account_balance"
     default_base_url = "https://api.you.com"
 

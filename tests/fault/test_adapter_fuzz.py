@@ -6,7 +6,8 @@ Decimal, or a ProviderError with a non-empty reason that never carries the API k
 else escaping (decimal.Overflow, RecursionError, TypeError...) would cost a poll its result
 and is a bug in the adapter.
 
-Bodies come from three generators: (a) arbitrary JSON values, (b) the documented shapes of
+Every preset is here too, with the bodies of its fixture folder. Bodies come from three
+generators: (a) arbitrary JSON values, (b) the documented shapes of
 tests/fixtures/ with fields replaced by wrong types, absurd numbers and number-like strings,
 or removed, (c) raw bytes: truncated or corrupted real bodies, random bytes, other encodings,
 and very deep nesting. A last group checks that well-formed bodies normalize exactly.
@@ -29,7 +30,7 @@ from hypothesis import strategies as st
 from alertd.config.model import ProviderConfig
 from alertd.core.model import Reading
 from alertd.errors import ProviderError
-from alertd.providers import build
+from alertd.providers import PRESETS, build
 from alertd.providers.base import Provider, decode_json
 
 pytestmark = pytest.mark.fault
@@ -105,6 +106,18 @@ PROVIDERS: dict[str, tuple[str, dict[str, Any], list[Any]]] = {
         [{"items": [{"v": 1.5}, {"v": 2.25}], "limit": "500", "floor": -20}],
     ),
 }
+# Every preset, with the documented bodies of its fixture folder: its expressions (balance,
+# used, capacity, reset, unit, errors) meet the same bodies as the code types.
+PROVIDERS.update(
+    {
+        name: (
+            name,
+            {},
+            [fixture(name, path.stem) for path in sorted((FIXTURES / name).glob("*.json"))],
+        )
+        for name in PRESETS
+    }
+)
 PROVIDER_IDS = list(PROVIDERS)
 KNOWN_KEYS = sorted(
     {
@@ -527,6 +540,24 @@ def test_http_json_expression_and_scale(minor: Decimal, eur: Decimal) -> None:
     assert reading.amount == minor.scaleb(-2)
     assert reading.capacity == Decimal("1500.005")
     assert reading.unit == "USD"
+
+
+@EXACT
+@given(limit=non_negative, count=non_negative)
+def test_preset_remaining_is_capacity_minus_used(limit: Decimal, count: Decimal) -> None:
+    reading = reading_of("deepl", {"character_count": lit(count), "character_limit": lit(limit)})
+    assert reading.amount == limit - count  # negative when usage went past the limit
+    assert reading.capacity == limit
+    assert reading.unit == "characters"
+
+
+@EXACT
+@given(amount=amounts, currency=st.sampled_from(["USD", "EUR", "CNY"]))
+def test_preset_decimal_strings_stay_exact(amount: Decimal, currency: str) -> None:
+    body = {"data": {"available_credit": str(amount), "currency": currency}}
+    reading = reading_of("telnyx", body)
+    assert reading.amount == amount
+    assert reading.unit == currency
 
 
 # -- the crashes hypothesis found, pinned (each escaped as a decimal signal before the fix) ------

@@ -35,6 +35,8 @@ from support.daemon import (
 )
 from support.http_stub import HttpStub
 
+from alertd.providers import PRESETS
+
 from .config_state_support import billion_laughs, run_measured
 
 SENTINEL = "SENTINELKEY7f3a9c"  # an API key that must never be shown
@@ -180,7 +182,7 @@ def test_check_json_prints_a_json_error_document_on_a_config_error(tmp_path: Pat
         "status": "UNKNOWN",
         "errors": [
             f"{path}: provider 'x': type: 'browser8' is not a provider type; known: browser7,"
-            " youcom, lobstr, srtgen, decaptcha, http_json"
+            " youcom, lobstr, srtgen, decaptcha, http_json; presets: " + ", ".join(PRESETS)
         ],
     }
     assert SENTINEL not in result.output

@@ -33,8 +33,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from aiohttp import web
+
 from alertd.demo.simulator import Account, Simulator
-from alertd.httpserver import Request, Response
 
 T = TypeVar("T")
 Script = Callable[[Account, int], None]
@@ -130,7 +131,7 @@ class ScriptedSimulator(Simulator):
         super().__init__(accounts)
         self.scripts: dict[str, Script] = {}
 
-    async def handle(self, request: Request) -> Response:
+    async def handle(self, request: web.BaseRequest) -> web.Response:
         name = request.path.lstrip("/").partition("/")[0]
         script, account = self.scripts.get(name), self.accounts.get(name)
         if script is not None and account is not None:
