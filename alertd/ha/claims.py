@@ -32,6 +32,10 @@ from psycopg_pool import AsyncConnectionPool
 OP_TIMEOUT_S = 5.0
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 class Verdict(enum.Enum):
     CLAIMED = "claimed"  # this replica sends it
     SENT = "sent"  # it already went out (another replica, or an earlier term)
@@ -65,8 +69,12 @@ class Claim:
 
 
 def _instant(at: datetime | None) -> str:
-    """The same text for the same instant, whatever time zone it was read back in."""
-    return at.astimezone(UTC).isoformat() if at is not None else "-"
+    """The same text for the same instant, whatever time zone it was read back in and
+    whatever precision the store kept: whole milliseconds UTC (the stores keep milliseconds,
+    the replica that decided first had microseconds: a key from each must match)."""
+    if at is None:
+        return "-"
+    return str((at - _EPOCH) // _MS)
 
 
 # The lease row is named 'leader' (alertd.ha.lease.LEASE).

@@ -10,7 +10,9 @@ replica that is acting (leader, or failing open) and only once claimed (`alertd.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from alertd.core.step import Notification
@@ -19,6 +21,8 @@ from alertd.ha.claims import Claim, Claims, Verdict
 from alertd.ha.leadership import Leadership
 from alertd.observability.logging import get_logger
 
+COMMIT_WAIT_S = 5.0
+
 
 class ClaimGate:
     def __init__(
@@ -26,10 +30,17 @@ class ClaimGate:
         claims: Claims,
         leadership: Leadership,
         on_verdict: Callable[[str], None] = lambda verdict: None,
+        committed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """`on_verdict` counts each answer (a metric): claimed, sent, held, fenced,
-        unavailable, standby (not acting), late (deposed during the claim)."""
+        unavailable, standby (not acting), late (deposed during the claim).
+
+        `committed` (the store's flush) runs before each claim: the state the decision was
+        made from (when the condition began) is on record before the claim, so a leader that
+        takes over decides from the same state, computes the same key and finds the claim,
+        instead of deciding afresh from an older state under a new key."""
         self.claims = claims
+        self.committed = committed
         self.leadership = leadership
         self.on_verdict = on_verdict
         self.log = get_logger()
@@ -48,6 +59,9 @@ class ClaimGate:
             notification.since,
             previous_at,
         )
+        if self.committed is not None:
+            with contextlib.suppress(TimeoutError):  # bounded: a slow store never holds alerts
+                await asyncio.wait_for(self.committed(), COMMIT_WAIT_S)
         epoch = self.leadership.epoch or 0
         verdict = await self.claims.claim(claim, epoch)
         if not self.leadership.acting():  # deposed while the claim was under way

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +32,8 @@ import psycopg
 from alertd.ha.lease import Lease, Term
 from alertd.observability.logging import get_logger
 from alertd.store.pgconn import connect_kwargs, explain
+
+HAND_OVER_WAIT_S = 2.0
 
 
 class Role(enum.StrEnum):
@@ -50,8 +52,12 @@ class Leadership:
         lease: Lease,
         renew: timedelta,
         clock: Callable[[], float] = time.monotonic,
+        before_release: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`before_release`: what must be written before this replica gives its term up
+        (the store's flush): a successor then starts from everything this leader sent."""
         self.url = url
+        self.before_release = before_release
         self.lease = lease
         self.ttl = lease.ttl.total_seconds()
         self.renew = renew.total_seconds()
@@ -127,6 +133,7 @@ class Leadership:
     async def _attempt(self) -> tuple[bool, Term | None]:
         conn = await self._connection()
         if self._release is not None:
+            await self._hand_over(min(self.renew / 2, HAND_OVER_WAIT_S))
             await self.lease.release(conn, self._release)
             self._release = None
         if self.clock() < self._cooldown_until:
@@ -175,10 +182,17 @@ class Leadership:
         for observer in self.observers:
             observer(old, role)
 
+    async def _hand_over(self, seconds: float) -> None:
+        """This leader's queued writes go first (bounded: the release never waits long)."""
+        if self.before_release is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.before_release(), seconds)
+
     async def stop(self) -> None:
         """Ends the loop; a leader gives its lease up so that a standby takes over at once."""
         self._stopping.set()
         if self.leading() and self.epoch is not None:
+            await self._hand_over(HAND_OVER_WAIT_S)
             with contextlib.suppress(psycopg.Error, OSError, TimeoutError):
                 conn = await asyncio.wait_for(self._connection(), 2)
                 await asyncio.wait_for(self.lease.release(conn, self.epoch), 2)

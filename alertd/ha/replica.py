@@ -47,7 +47,12 @@ class Replica:
     def __init__(self, store: PostgresStore, config: HaConfig, registry: CollectorRegistry) -> None:
         self.store = store
         self.holder = node_id(config.node)
-        self.leadership = Leadership(store.url, Lease(self.holder, config.lease), config.renew)
+        self.leadership = Leadership(
+            store.url,
+            Lease(self.holder, config.lease),
+            config.renew,
+            before_release=store.flush,
+        )
         self.claims = Claims(store.pool, self.holder, config.claim_timeout)
         self._claims_total = Counter(
             "alertd_claims",
@@ -57,7 +62,10 @@ class Replica:
             registry=registry,
         )
         self.gate = ClaimGate(
-            self.claims, self.leadership, lambda v: self._claims_total.labels(v).inc()
+            self.claims,
+            self.leadership,
+            lambda v: self._claims_total.labels(v).inc(),
+            committed=store.flush,
         )
         self._takeovers = Counter(
             "alertd_takeovers", "Times this replica became the leader", registry=registry

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -52,6 +52,16 @@ def test_keys_differ_per_episode_reminder_and_destination() -> None:
     assert len(keys) == 5
     again = Claim("wallet", "balance", "hook#abc", "first", "warning", SINCE, None)
     assert again.key == WARNING.key  # another replica deciding the same computes the same key
+
+
+def test_keys_match_across_time_zones_and_the_stores_millisecond_precision() -> None:
+    """The leader decides from its memory (microseconds, UTC); a successor from the store
+    (milliseconds, maybe another zone): the same notification must have the same key."""
+    decided = datetime(2026, 11, 20, 12, 0, 1, 234567, tzinfo=UTC)
+    stored = datetime(2026, 11, 20, 13, 0, 1, 234000, tzinfo=timezone(timedelta(hours=1)))
+    first = Claim("wallet", "balance", "hook#abc", "first", "warning", decided, None)
+    again = Claim("wallet", "balance", "hook#abc", "first", "warning", stored, None)
+    assert first.key == again.key
 
 
 async def test_two_replicas_claiming_the_same_notification_one_sends(
