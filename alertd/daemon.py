@@ -36,10 +36,12 @@ from alertd.observability.health import Health, assess
 from alertd.observability.metrics import Metrics
 from alertd.store import open_store
 from alertd.store.base import Store
+from alertd.store.url import POSTGRESQL, parse_store_url
 from alertd.threads import in_daemon_thread
 from alertd.timing import trigger_for
 
 if TYPE_CHECKING:
+    from alertd.ha.replica import Replica
     from alertd.web.guard import Listener
 
 STOP_GRACE_SECONDS = 8.0  # under `docker stop`'s 10 s, so the last state write still happens
@@ -79,6 +81,7 @@ class Daemon:
         self.dispatcher: Dispatcher | None = None  # made at run, remade by each reload
         self.metrics = Metrics()
         self.store: Store = open_store(settings.config.store_url(), clock)
+        self.replica: Replica | None = None  # HA (SPEC §7): with a postgresql:// store
         self._polls: set[asyncio.Task[None]] = set()
         self._reloading: asyncio.Task[bool] | None = None
         self.log = logs.get_logger()
@@ -88,6 +91,8 @@ class Daemon:
         task = asyncio.current_task()
         assert task is not None
         assert self.engine is not None
+        if self.replica is not None and not self.replica.acting():
+            return  # deposed (a paused leader waking up): its missed polls never run
         self._polls.add(task)
         try:
             await self.engine.poll_provider(name)
@@ -98,6 +103,8 @@ class Daemon:
 
     def schedule(self, name: str, cfg: ProviderConfig) -> None:
         assert self.scheduler is not None
+        if self.replica is not None and not self.replica.acting():
+            return  # a standby polls nothing; it schedules every provider when it leads
         trigger = trigger_for(cfg, self.clock(), self.rng)
         self.scheduler.add_job(
             self._job,
@@ -130,12 +137,15 @@ class Daemon:
         # Ready once each provider's first poll was attempted. A provider added by a reload,
         # or pointed at another account, is a new Watch with no poll yet: it counts as new.
         unpolled = [w.name for w in watches if w.state.last_poll is None]
-        return assess(running, intervals, last_success, watched_since, self.clock(), unpolled)
+        verdict = assess(running, intervals, last_success, watched_since, self.clock(), unpolled)
+        return self.replica.health(verdict) if self.replica and running else verdict
 
     # -- the store ------------------------------------------------------------------------------
     async def _compact(self) -> None:
         """Retention: raw readings older than each provider's `history_retention` become
         hourly summaries (in the store's writer thread, in bounded batches)."""
+        if self.replica is not None and not self.replica.acting():
+            return  # the leader compacts the shared store
         retention = {n: c.history_retention for n, c in self.settings.config.providers.items()}
         started = asyncio.get_running_loop().time()
         try:
@@ -146,6 +156,18 @@ class Daemon:
         if folded:
             took = asyncio.get_running_loop().time() - started
             self.log.info("store_compacted", readings=folded, took_ms=round(took * 1000, 1))
+
+    def _replicated(self) -> bool:
+        url = self.settings.config.store_url()
+        return url is not None and parse_store_url(url).kind == POSTGRESQL
+
+    def _replica(self) -> Replica:
+        """Imported here: psycopg costs ~130 ms at start, for HA users only."""
+        from alertd.ha.replica import Replica
+        from alertd.store.postgres import PostgresStore
+
+        assert isinstance(self.store, PostgresStore)
+        return Replica(self.store, self.settings.config.ha, self.metrics.registry)
 
     async def _close_store(self, seconds: float) -> None:
         try:
@@ -257,8 +279,12 @@ class Daemon:
                 self.clock,
                 self.store,
             )
-            restored = await engine.restore()
-            self.log.info("state_restored", store=self.store.description, providers=restored)
+            if self._replicated():  # HA: state is loaded on taking over, not now
+                self.replica = self._replica()
+                engine.gate = self.replica.gate
+            else:
+                restored = await engine.restore()
+                self.log.info("state_restored", store=self.store.description, providers=restored)
             engine.observers.append(self._on_poll)
             engine.delivery_observers.append(self._on_delivery)
             self.engine = engine
@@ -272,6 +298,10 @@ class Daemon:
                 self._compact, "interval", hours=1, id=COMPACT_JOB, next_run_time=self.clock()
             )
             self.scheduler.start()
+            if self.replica is not None:
+                from alertd.ha.roles import DaemonRoles
+
+                await self.replica.start(DaemonRoles(self))
             self.metrics.scheduler_running.set(1)
             self.metrics.providers.set(len(config.providers))
             self.log.info(
@@ -322,5 +352,7 @@ class Daemon:
                 self.log.warning("stop_timeout", cancelled=len(left))
         self.scheduler.shutdown(wait=False)
         await asyncio.sleep(0)
+        if self.replica is not None:  # gives the lease up: a standby takes over at once
+            await self.replica.stop()
         await self._close_store(max(deadline - loop.time(), STORE_CLOSE_SECONDS))
         self.log.info("stopped", **dict(self.engine.counters))

@@ -64,6 +64,40 @@ class Delivery(Protocol):
         """alertd stops: nothing new goes out; waiting messages end at once."""
 
 
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A gate's answer for one notification: send it (`go`), or not, and then whether it
+    already went out elsewhere (`sent`: recorded as delivered, not sent again)."""
+
+    go: bool
+    sent: bool = False
+    why: str = ""
+    token: Any = None  # what the gate needs back in `settle`
+
+
+class Gate(Protocol):
+    """What a notification passes before it is sent: HA replicas claim it in the shared
+    store (`alertd.ha.gate`), so that one of them sends it; one replica alone sends all."""
+
+    async def admit(
+        self, provider: str, notification: Notification, previous_at: datetime | None
+    ) -> Ticket: ...
+
+    async def settle(self, ticket: Ticket, sent: bool) -> None: ...
+
+
+class OpenGate:
+    """A replica alone: everything goes."""
+
+    async def admit(
+        self, provider: str, notification: Notification, previous_at: datetime | None
+    ) -> Ticket:
+        return Ticket(go=True)
+
+    async def settle(self, ticket: Ticket, sent: bool) -> None:
+        return None
+
+
 @dataclass(eq=False)
 class Watch:
     """One watched provider: what it is, what alertd knows of it, what is being sent."""
@@ -91,6 +125,7 @@ class Engine:
         self.dispatcher = dispatcher
         self.clock = clock
         self.store: Store = store if store is not None else MemoryStore()
+        self.gate: Gate = OpenGate()
         self.counters: Counter[str] = Counter()
         self.observers: list[PollObserver] = []
         self.delivery_observers: list[DeliveryObserver] = []
@@ -237,26 +272,31 @@ class Engine:
         running = watch.deliveries.get(notification.key)
         if running is not None:
             running.cancel()
-        task = asyncio.create_task(self._deliver(watch, notification, render(notification)))
+        check = watch.state.checks.get(notification.check)
+        told = check.sent.get(notification.destination.key) if check is not None else None
+        task = asyncio.create_task(
+            self._deliver(watch, notification, render(notification), told.at if told else None)
+        )
         watch.deliveries[notification.key] = task
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver(self, watch: Watch, notification: Notification, message: Message) -> None:
+    async def _deliver(
+        self,
+        watch: Watch,
+        notification: Notification,
+        message: Message,
+        previous_at: datetime | None = None,
+    ) -> None:
+        """`previous_at`: when this destination was last told of the check (the gate's key
+        tells each reminder apart)."""
         route = notification.destination
         started = asyncio.get_running_loop().time()
         outcome = Outcome.ABANDONED
+        ticket = Ticket(go=False)
         try:
-            outcome = await self.dispatcher.deliver(
-                route.notifier,
-                route.url_index,
-                message,
-                on_failure=lambda: self.counters.update(["notifications_failed_attempts"]),
-                key=(watch.name, notification.check),
-                provider=watch.name,
-                check=notification.check,
-                title=message.title,
-            )
+            ticket = await self.gate.admit(watch.name, notification, previous_at)
+            outcome = await self._send_through(watch, notification, message, ticket)
         finally:
             if watch.deliveries.get(notification.key) is asyncio.current_task():
                 del watch.deliveries[notification.key]
@@ -265,7 +305,7 @@ class Engine:
         elapsed = asyncio.get_running_loop().time() - started
         reason = notification.reason.value
         ok = outcome is Outcome.SENT
-        if outcome in (Outcome.SENT, Outcome.FAILED, Outcome.DROPPED):
+        if ticket.go and outcome in (Outcome.SENT, Outcome.FAILED, Outcome.DROPPED):
             for observer in self.delivery_observers:
                 observer(watch.name, route.notifier, reason, ok, elapsed)
         fields = {
@@ -276,7 +316,12 @@ class Engine:
             "url_index": route.url_index,
             "title": message.title,
         }
-        if ok:
+        if ok and not ticket.go:  # another replica (or an earlier term) sent it
+            watch.state = delivered(watch.state, notification, self.clock())
+            watch.log.info("notification_already_sent", why=ticket.why, **fields)
+            if self.watches.get(watch.name) is watch:
+                self.store.submit(Record(watch.name, checks=watch.state.checks))
+        elif ok:
             self.counters["notifications_sent"] += 1
             at = self.clock()
             watch.state = delivered(watch.state, notification, at)
@@ -296,8 +341,29 @@ class Engine:
             watch.log.warning(
                 "notification_dropped", why="this notifier URL's queue is full", **fields
             )
-        else:  # superseded by newer news, or alertd stopping
-            watch.log.info("notification_not_sent", why=outcome.value, **fields)
+        else:  # superseded by newer news, alertd stopping, or the gate said no
+            why = outcome.value if ticket.go else ticket.why
+            watch.log.info("notification_not_sent", why=why, **fields)
+
+    async def _send_through(
+        self, watch: Watch, notification: Notification, message: Message, ticket: Ticket
+    ) -> Outcome:
+        """The delivery the gate admitted (SENT without one when it already went out)."""
+        if not ticket.go:
+            return Outcome.SENT if ticket.sent else Outcome.ABANDONED
+        route = notification.destination
+        outcome = await self.dispatcher.deliver(
+            route.notifier,
+            route.url_index,
+            message,
+            on_failure=lambda: self.counters.update(["notifications_failed_attempts"]),
+            key=(watch.name, notification.check),
+            provider=watch.name,
+            check=notification.check,
+            title=message.title,
+        )
+        await self.gate.settle(ticket, outcome is Outcome.SENT)
+        return outcome
 
     # -- what the daemon reads -----------------------------------------------------------------
     def checks(self) -> dict[str, Mapping[str, CheckState]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from support.daemon import SimulatorThread, StartDaemon, daemons
 from support.http_stub import HttpStub, serving, webhook_stub
+from support.postgres import PostgresServer, start_server
 
 from alertd.http import HttpClient, make_client
 
@@ -57,3 +58,20 @@ def spawn(tmp_path: Path) -> Iterator[StartDaemon]:
     """`spawn(config)` starts `alertd run`; every daemon started is stopped at teardown."""
     with daemons(tmp_path, poll_timeout=10) as start:
         yield start
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the session (fails, never skips, when it is not installed)."""
+    server = start_server()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's server, as a postgresql:// URL."""
+    postgres_server.ensure_running()
+    return postgres_server.url(postgres_server.database())

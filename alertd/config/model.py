@@ -334,6 +334,29 @@ class HttpConfig(_Strict):
         return value
 
 
+class HaConfig(_Strict):
+    """High availability (SPEC §7), for replicas sharing a `postgresql://` store: the lease
+    term, how often the leader renews it (a standby tries as often), how long a claimed
+    notification may stay unsent before another replica sends it, and this replica's name
+    (shown in the lease, in logs and in PostgreSQL's `application_name`)."""
+
+    lease: Duration = timedelta(seconds=15)
+    renew: Duration = timedelta(seconds=5)
+    claim_timeout: Duration = timedelta(seconds=60)
+    node: Name | None = None
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> HaConfig:
+        if self.lease < timedelta(seconds=1):
+            raise ValueError(f"lease ({self.lease.total_seconds():g}s) must be at least 1s")
+        if self.renew * 2 > self.lease:
+            raise ValueError(
+                f"renew ({self.renew.total_seconds():g}s) must be at most half of lease"
+                f" ({self.lease.total_seconds():g}s): a leader needs two tries before it expires"
+            )
+        return self
+
+
 class _Layered(BaseSettings):
     """YAML (passed as init kwargs) under environment overrides, defaults merged in."""
 
@@ -382,6 +405,7 @@ class AlertdConfig(_Layered):
     providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
     store: SecretStr | None = None  # may hold a database password
     http: HttpConfig = HttpConfig()
+    ha: HaConfig = HaConfig()
     state_file: Any = Field(default=None, exclude=True)  # gone: refused with a pointer
 
     @field_validator("store")

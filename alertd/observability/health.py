@@ -25,15 +25,20 @@ class Health:
     stale: tuple[str, ...] = ()
     waiting: tuple[str, ...] = ()
     live: bool = True
+    role: str | None = None  # HA replicas (SPEC §7): leader, standby or fail-open
 
     def body(self) -> dict[str, object]:
-        status = "ok" if self.ok else "starting" if self.live and not self.stale else "unhealthy"
-        return {
+        starting = self.live and self.waiting and not self.stale
+        status = "ok" if self.ok else "starting" if starting else "unhealthy"
+        body: dict[str, object] = {
             "status": status,
             "reason": self.reason,
             "stale_providers": list(self.stale),
             "waiting_providers": list(self.waiting),
         }
+        if self.role is not None:
+            body["role"] = self.role
+        return body
 
     def liveness(self) -> dict[str, object]:
         return {

@@ -30,6 +30,9 @@ _QUIET_LOGGERS = {
     "apprise": logging.WARNING,
     "asyncio": logging.WARNING,
     "mail.log": logging.WARNING,
+    # psycopg's pool warns at every failed reconnection while PostgreSQL is down; alertd logs
+    # the outage itself, once, on each transition (database_unreachable, store_write_failed).
+    "psycopg": logging.ERROR,
 }
 
 

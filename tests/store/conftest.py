@@ -2,8 +2,8 @@
 the parametrized `store` fixture, plus what only one implementation can show.
 
 Adding an implementation is one entry in `STORES`: a function of the test's request and
-clock that returns the store, not opened. A PostgreSQL entry would start (or reuse) its
-server through `request.getfixturevalue(...)` and return the store on a fresh database.
+clock that returns the store, not opened. The PostgreSQL entry reuses the session's server
+through `request.getfixturevalue("pg_url")` and returns the store on a fresh database.
 """
 
 from __future__ import annotations
@@ -34,7 +34,19 @@ def _sqlite(request: pytest.FixtureRequest, clock: Callable[[], datetime]) -> St
     return SqliteStore(path, f"sqlite://{path}", clock)
 
 
-STORES: dict[str, StoreFactory] = {"memory": _memory, "sqlite": _sqlite}
+def _postgresql(request: pytest.FixtureRequest, clock: Callable[[], datetime]) -> Store:
+    """A fresh database on the session's real PostgreSQL (tests/support/postgres.py)."""
+    from alertd.store.postgres import PostgresStore
+
+    url: str = request.getfixturevalue("pg_url")
+    return PostgresStore(url, clock)
+
+
+STORES: dict[str, StoreFactory] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+    "postgresql": _postgresql,
+}
 
 
 @pytest.fixture(params=sorted(STORES))
