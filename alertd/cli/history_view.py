@@ -17,6 +17,7 @@ from alertd.cli.check_table import forecast_data, runway_cell
 from alertd.core.forecast import Forecast
 from alertd.core.format import format_amount
 from alertd.core.series import Event, EventKind, Sample
+from alertd.series_json import event_json, sample_json, summary_json
 from alertd.store.base import History
 from alertd.text import printable
 
@@ -126,40 +127,10 @@ def _forecast_lines(forecast: Forecast | None, unit: str) -> list[str]:
 def as_json(name: str, history: History, forecast: Forecast | None) -> dict[str, Any]:
     return {
         "provider": name,
-        "readings": [_sample(s) for s in history.samples],
-        "hourly_summaries": [
-            {
-                "hour": s.hour.isoformat(),
-                "unit": s.unit,
-                "first": str(s.first),
-                "last": str(s.last),
-                "low": str(s.low),
-                "high": str(s.high),
-                "spent": str(s.spent),
-                "readings": s.readings,
-            }
-            for s in history.summaries
-        ],
-        "events": [
-            {
-                "at": e.at.isoformat(),
-                "kind": e.kind.value,
-                "amount": str(e.amount),
-                "balance": str(e.balance),
-            }
-            for e in history.events
-        ],
+        "readings": [sample_json(s, datetime.isoformat) for s in history.samples],
+        "hourly_summaries": [summary_json(s, datetime.isoformat) for s in history.summaries],
+        "events": [event_json(e, datetime.isoformat) for e in history.events],
         "forecast": forecast_data(forecast),
-    }
-
-
-def _sample(sample: Sample) -> dict[str, Any]:
-    capacity = None if sample.capacity is None else str(sample.capacity)
-    return {
-        "at": sample.at.isoformat(),
-        "amount": str(sample.amount),
-        "unit": sample.unit,
-        "capacity": capacity,
     }
 
 

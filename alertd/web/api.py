@@ -13,6 +13,7 @@ from typing import Any
 
 from alertd.config.types import parse_duration
 from alertd.core.series import Sample
+from alertd.series_json import event_json, sample_json, summary_json
 from alertd.store.base import History
 from alertd.text import printable
 from alertd.web.status import ProviderView, StatusView
@@ -137,38 +138,10 @@ def history_json(
         "provider": history.provider,
         "since": iso(since),
         "until": iso(now),
-        "samples": [
-            {
-                "at": iso(s.at),
-                "amount": str(s.amount),
-                "unit": s.unit,
-                "capacity": _money(s.capacity),
-            }
-            for s in samples
-        ],
+        "samples": [sample_json(s, iso) for s in samples],
         "thinned_every": step,
-        "summaries": [
-            {
-                "hour": iso(s.hour),
-                "unit": s.unit,
-                "first": str(s.first),
-                "last": str(s.last),
-                "low": str(s.low),
-                "high": str(s.high),
-                "spent": str(s.spent),
-                "readings": s.readings,
-            }
-            for s in history.summaries
-        ],
-        "events": [
-            {
-                "at": iso(e.at),
-                "kind": e.kind.value,
-                "amount": str(e.amount),
-                "balance": str(e.balance),
-            }
-            for e in history.events
-        ],
+        "summaries": [summary_json(s, iso) for s in history.summaries],
+        "events": [event_json(e, iso) for e in history.events],
         "notifications": [
             {
                 "at": iso(n.at),
